@@ -1,0 +1,459 @@
+"""One frozen settings object for every command.
+
+Sources, later ones winning: built-in defaults < a YAML file (`--config FILE` or
+`FRAUDSTREAM_CONFIG`) < environment variables `FRAUDSTREAM_<SECTION>_<NAME>` (e.g.
+`FRAUDSTREAM_KAFKA_BOOTSTRAP`, `FRAUDSTREAM_TOPICS_INPUT`, `FRAUDSTREAM_LATENCY_BUDGET_MS`) < CLI
+flags. A secret may also come from a file named by `<variable>_FILE` (Docker and Kubernetes
+secrets), e.g. `FRAUDSTREAM_KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka-password`. Every value
+is checked when the settings are built; a bad one stops the start with a
+`ConfigError` that names the field, where it came from and how to fix it. Secrets are `Secret`
+values: they print as `******` everywhere (repr, str, `config show`, logs, exceptions) and are
+revealed only where a client is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+ENV_PREFIX = "FRAUDSTREAM_"
+
+
+class ConfigError(ValueError):
+    """Bad configuration: the message names the field, its source and the fix."""
+
+
+class Secret:
+    """A string that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('******')"
+
+    def __str__(self) -> str:
+        return "******"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap: str = ""
+    """host:port[,host:port...]; empty means the local broker started by `fraudstream kafka up`."""
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: Secret | None = None
+    ssl_check_hostname: bool = True
+    client_id: str = "fraudstream"
+    request_timeout_ms: int = 30_000
+
+    def check(self) -> None:
+        if self.bootstrap:
+            for part in self.bootstrap.split(","):
+                host, _, port = part.strip().rpartition(":")
+                if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                    raise ConfigError(
+                        f"kafka.bootstrap: {part.strip()!r} is not host:port; "
+                        "fix: e.g. --bootstrap 127.0.0.1:9092"
+                    )
+        sasl = self.security_protocol.startswith("SASL")
+        if sasl and (not self.sasl_mechanism or not self.sasl_username or not self.sasl_password):
+            raise ConfigError(
+                f"kafka: security_protocol {self.security_protocol} needs sasl_mechanism, "
+                "sasl_username and sasl_password; fix: set FRAUDSTREAM_KAFKA_SASL_MECHANISM, "
+                "FRAUDSTREAM_KAFKA_SASL_USERNAME and FRAUDSTREAM_KAFKA_SASL_PASSWORD"
+            )
+        if not sasl and self.sasl_mechanism:
+            raise ConfigError(
+                f"kafka.sasl_mechanism is set but security_protocol is {self.security_protocol}; "
+                "fix: set kafka.security_protocol to SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        tls_set = [
+            name
+            for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_key_password")
+            if getattr(self, name) is not None
+        ]
+        if tls_set and self.security_protocol not in ("SSL", "SASL_SSL"):
+            # Never a silent fallback to plaintext: TLS files under a plaintext protocol are a
+            # mistake, not a preference.
+            raise ConfigError(
+                f"kafka.{tls_set[0]} is set but security_protocol is {self.security_protocol}, "
+                "which does not use TLS; fix: set kafka.security_protocol to SSL or SASL_SSL "
+                "(FRAUDSTREAM_KAFKA_SECURITY_PROTOCOL), or remove the ssl_* settings"
+            )
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"kafka.{name}: no such file {path}; fix: point it at a PEM file")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ConfigError(
+                "kafka: ssl_certfile and ssl_keyfile go together (mutual TLS); fix: set both or neither"
+            )
+
+
+@dataclass(frozen=True)
+class TopicSettings:
+    input: str = "transactions"
+    scores: str = "risk-scores"
+    alerts: str = "fraud-alerts"
+    dlq: str = "transactions-dlq"
+    labels: str = "labels"
+    shadow: str = "risk-scores-shadow"
+    state_prefix: str = ""
+    """Prefix of the changelog topics holding per-entity state (default: the group id)."""
+    partitions: int = 3
+    """Partitions of the topics fraudstream creates (existing topics are left as they are)."""
+    replication: int = 1
+
+    def check(self) -> None:
+        names = [self.input, self.scores, self.alerts, self.dlq, self.labels, self.shadow]
+        for label, name in zip(
+            ("input", "scores", "alerts", "dlq", "labels", "shadow"), names, strict=True
+        ):
+            if not name or len(name) > 249 or not all(c.isalnum() or c in "._-" for c in name):
+                raise ConfigError(
+                    f"topics.{label}: {name!r} is not a valid Kafka topic name; "
+                    "fix: use letters, digits, '.', '_' and '-' (1-249 characters)"
+                )
+        outputs = {self.scores, self.alerts, self.dlq, self.shadow}
+        if self.input in outputs:
+            raise ConfigError(
+                f"topics.input {self.input!r} is also an output topic; fix: give outputs their own names"
+            )
+        if len({self.scores, self.alerts, self.dlq}) != 3:
+            raise ConfigError("topics: scores, alerts and dlq must be three different topics")
+        if self.partitions < 1:
+            raise ConfigError("topics.partitions must be >= 1")
+        if self.replication < 1:
+            raise ConfigError("topics.replication must be >= 1")
+
+
+Guarantee = Literal["at_least_once", "exactly_once"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    topics: TopicSettings = field(default_factory=TopicSettings)
+    group_id: str = "fraudstream"
+    processing_guarantee: Guarantee = "at_least_once"
+    mapping: str = "native"
+    """Built-in mapping name (native, handbook) or a mapping file."""
+    model_path: Path | None = None
+    """A model folder; empty means the default model (built on first use)."""
+    shadow_model_path: Path | None = None
+    device: str = "auto"
+    """auto (CUDA when there is one), cpu, cuda or cuda:N."""
+    torch_threads: int = 0
+    """Threads for CPU inference; 0 means one per core, minus one for the event loop."""
+    latency_budget_ms: float = 50.0
+    latency_margin_ms: float = 8.0
+    """Part of the budget kept for producing and acknowledging the outputs."""
+    alert_threshold: float | None = None
+    """Score at or over which an alert is raised; empty means the model's own threshold."""
+    cascade_band: tuple[float, float] | None = None
+    """Stage-1 scores inside [low, high) go to the language model; empty means the model's band."""
+    max_batch_size: int = 256
+    token_budget: int = 8192
+    max_in_flight: int = 4096
+    """Records read but not yet acknowledged; over it the consumer pauses its partitions."""
+    max_message_bytes: int = 1_000_000
+    dlq_max_payload_bytes: int = 900_000
+    commit_interval_ms: int = 250
+    shutdown_timeout_s: float = 15.0
+    max_event_age_days: float = 7300.0
+    """Transactions older than this (by their own timestamp) are dead-lettered as bad_timestamp."""
+    max_future_skew_s: float = 86_400.0
+    alert_dedup_window_s: float = 86_400.0
+    duplicate_window: int = 100_000
+    """How many recent transaction ids per partition are remembered to spot duplicates."""
+    web_port: int | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    SECTIONS: ClassVar[tuple[str, ...]] = ("kafka", "topics")
+
+    def check(self) -> None:
+        self.kafka.check()
+        self.topics.check()
+        positive = {
+            "latency_budget_ms": self.latency_budget_ms,
+            "max_batch_size": self.max_batch_size,
+            "token_budget": self.token_budget,
+            "max_in_flight": self.max_in_flight,
+            "max_message_bytes": self.max_message_bytes,
+            "commit_interval_ms": self.commit_interval_ms,
+            "shutdown_timeout_s": self.shutdown_timeout_s,
+            "duplicate_window": self.duplicate_window,
+        }
+        for name, value in positive.items():
+            if value <= 0:
+                raise ConfigError(
+                    f"{name} must be > 0, got {value}; fix: {_env_name(name)}=<positive>"
+                )
+        if not 0 <= self.latency_margin_ms < self.latency_budget_ms:
+            raise ConfigError(
+                f"latency_margin_ms ({self.latency_margin_ms}) must be >= 0 and below "
+                f"latency_budget_ms ({self.latency_budget_ms})"
+            )
+        if self.alert_threshold is not None and not 0 <= self.alert_threshold <= 1:
+            raise ConfigError(
+                f"alert_threshold must be within [0, 1], got {self.alert_threshold}; "
+                "fix: e.g. FRAUDSTREAM_ALERT_THRESHOLD=0.8, or leave it empty for the model's own"
+            )
+        if self.cascade_band is not None:
+            low, high = self.cascade_band
+            if not 0 <= low <= high <= 1:
+                raise ConfigError(
+                    f"cascade_band must be two scores 0 <= low <= high <= 1, got {self.cascade_band}"
+                )
+        if self.device != "auto" and self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ConfigError(
+                f"device must be auto, cpu, cuda or cuda:N, got {self.device!r}; fix: --device cpu"
+            )
+        if self.model_path is not None and not Path(self.model_path).is_dir():
+            raise ConfigError(
+                f"model_path: {self.model_path} is not a folder; fix: point it at a model folder "
+                "made by `fraudstream train`, or leave it empty for the default model"
+            )
+        if not self.group_id:
+            raise ConfigError("group_id must not be empty; fix: --group-id fraudstream")
+        if self.web_port is not None and not 0 <= self.web_port < 65536:
+            raise ConfigError(f"web_port must be a TCP port, got {self.web_port}")
+        if self.dlq_max_payload_bytes <= 0:
+            raise ConfigError("dlq_max_payload_bytes must be > 0")
+
+    @property
+    def state_prefix(self) -> str:
+        return self.topics.state_prefix or self.group_id
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings as plain data with secrets masked (what `config show` prints)."""
+        return _to_plain(self)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building settings from the sources
+
+
+def load_settings(
+    *,
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Defaults < YAML file < environment < overrides (CLI flags, dotted names like
+    "kafka.bootstrap" or "topics.input"; None values are ignored)."""
+    env = os.environ if env is None else env
+    values: dict[str, tuple[Any, str]] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path:
+        for name, value in _read_yaml(Path(path)).items():
+            values[name] = (value, f"{path}")
+    for name in _field_names():
+        env_name = _env_name(name)
+        if env_name in env:
+            values[name] = (env[env_name], f"environment variable {env_name}")
+        if _FIELD_TYPES[name] in (Secret, Secret | None) and env_name + "_FILE" in env:
+            # Docker/Kubernetes secrets are files: FRAUDSTREAM_KAFKA_SASL_PASSWORD_FILE=/run/...
+            if env_name in env:
+                raise ConfigError(
+                    f"{name}: both {env_name} and {env_name}_FILE are set; fix: keep one"
+                )
+            values[name] = (_read_secret_file(env[env_name + "_FILE"], name), f"{env_name}_FILE")
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            if name not in _FIELD_TYPES:
+                raise ConfigError(f"unknown setting {name!r}")
+            values[name] = (value, "command line")
+    settings = _build(values)
+    settings.check()
+    return settings
+
+
+def _read_secret_file(path: str, name: str) -> Secret:
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"{name}: cannot read the secret file {path} ({exc.strerror}); fix: mount the "
+            f"secret there, readable by this user"
+        ) from None
+    return Secret(text.rstrip("\r\n"))
+
+
+def _env_name(name: str) -> str:
+    return ENV_PREFIX + name.replace(".", "_").upper()
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"config file {path} does not exist; fix: --config <existing file>"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings")
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key in Settings.SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"{path}: {key} must be a mapping")
+            for sub, subvalue in value.items():
+                flat[f"{key}.{sub}"] = subvalue
+        else:
+            flat[str(key)] = value
+    for name in flat:
+        if name not in _FIELD_TYPES:
+            raise ConfigError(
+                f"{path}: unknown setting {name!r}; known: {', '.join(sorted(_FIELD_TYPES))}"
+            )
+    return flat
+
+
+def _collect_types(cls: type, prefix: str = "") -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            assert isinstance(hint, type)
+            out.update(_collect_types(hint, f"{prefix}{f.name}."))
+        else:
+            out[prefix + f.name] = hint
+    return out
+
+
+_FIELD_TYPES: dict[str, Any] = _collect_types(Settings)
+
+
+def _field_names() -> list[str]:
+    return list(_FIELD_TYPES)
+
+
+def _build(values: Mapping[str, tuple[Any, str]]) -> Settings:
+    sections: dict[str, dict[str, Any]] = {s: {} for s in Settings.SECTIONS}
+    top: dict[str, Any] = {}
+    for name, (raw, source) in values.items():
+        value = _coerce(name, _FIELD_TYPES[name], raw, source)
+        section, _, sub = name.partition(".")
+        if sub:
+            sections[section][sub] = value
+        else:
+            top[name] = value
+    return Settings(
+        kafka=KafkaSettings(**sections["kafka"]),
+        topics=TopicSettings(**sections["topics"]),
+        **top,
+    )
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, hint: Any, raw: Any, source: str) -> Any:
+    def fail(expected: str) -> ConfigError:
+        shown = "******" if hint in (Secret, Secret | None) else repr(raw)
+        return ConfigError(f"{name}: expected {expected}, got {shown} (from {source})")
+
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        args = [a for a in get_args(hint) if a is not type(None)]
+        if raw is None or (isinstance(raw, str) and raw.strip() in ("", "null", "none")):
+            return None
+        if len(args) == 1:
+            return _coerce(name, args[0], raw, source)
+        raise AssertionError(f"unsupported type for {name}: {hint}")
+    if origin is Literal:
+        choices = get_args(hint)
+        if raw not in choices:
+            raise fail("one of " + ", ".join(map(str, choices)))
+        return raw
+    converters: dict[Any, Callable[[Any], Any]] = {
+        str: str,
+        Path: lambda v: Path(os.path.expanduser(str(v))),
+        Secret: lambda v: v if isinstance(v, Secret) else Secret(str(v)),
+    }
+    if hint in converters:
+        return converters[hint](raw)
+    if hint is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise fail("true or false")
+    if hint in (int, float):
+        if isinstance(raw, bool):
+            raise fail("a number")
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            raise fail("a number") from None
+        if hint is int:
+            if number != int(number):
+                raise fail("a whole number")
+            return int(number)
+        return number
+    if origin is tuple:
+        parts = raw.split(",") if isinstance(raw, str) else list(raw)
+        if len(parts) != 2:
+            raise fail("two numbers, e.g. 0.05,0.6")
+        try:
+            return (float(parts[0]), float(parts[1]))
+        except (TypeError, ValueError):
+            raise fail("two numbers, e.g. 0.05,0.6") from None
+    raise AssertionError(f"unsupported type for {name}: {hint}")
+
+
+def _to_plain(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Secret):
+        return str(obj) if obj else ""
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, tuple):
+        return list(obj)
+    return obj

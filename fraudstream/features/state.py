@@ -1,0 +1,729 @@
+"""Per-entity feature state: pure, bounded, serialisable. The same code builds training features.
+
+Theory of operation
+-------------------
+`FeatureState.process(event)` first *computes* the event's features from the state, then *folds*
+the event into the state. `FeatureState.apply_label(label)` folds a delayed verdict into the
+delayed-risk state. Nothing else changes the state, so replaying the same events and labels in the
+same order gives the same features, in training (`dataset.build_features`) and in the stream.
+
+Window semantics (t = the event's timestamp, W = a window, d = a delayed block's delay):
+- velocity windows hold this entity's events with timestamp in (t - W, t], **the current event
+  included**, like the handbook's `rolling('Wd')` on a customer's history (so a count is >= 1 and
+  `mean` is the mean amount including this transaction). Events already folded with the same
+  timestamp count; events folded earlier but timestamped after t (out of order) do not.
+- distinct-over-window counts the distinct values of a field among this entity's events in
+  (t - W, t], the current event's value included.
+- `secs_since_last` is t minus the latest earlier event of the entity (0 if that one is later),
+  capped at `since_last_cap_s`; an entity's first event gets the cap.
+- `new_F` is 1.0 when the entity has never used the event's value of F before (within the memory
+  below), 0.0 otherwise or when the event has no value.
+- delayed-risk windows hold the *labels* of this entity's transactions with transaction time in
+  (t - d - W, t - d], counted whenever they were applied before this event; `risk` = frauds /
+  count, 0 when count is 0. With every transaction labelled exactly d after it happened (the
+  handbook protocol, replayed by `build_features`), this equals the handbook's terminal features:
+  `rolling(d+W) - rolling(d)` over the terminal's history.
+
+Approximations (all documented bounds, none in the default handbook/native regime):
+- Time buckets: events are summed into buckets of `resolution_s` (default 1 s) keyed by
+  floor(t / resolution); a bucket is in a window when its start is. Integer-second timestamps are
+  exact at the default resolution; otherwise a window edge is off by less than one bucket.
+- `max_buckets` per entity and block: an entity that would hold more buckets within its longest
+  window has its bucket width doubled (adjacent buckets merged) until it fits, so its window edges
+  become accurate to the new width. The width returns to `resolution_s` once all of its buckets
+  have expired.
+- Distinct and novelty memories keep the `max_distinct` / `max_novelty` most recently seen values
+  per entity and field (LRU); a value forgotten and seen again counts as new.
+- Out-of-order events (older than what the entity already holds) are folded in the right bucket,
+  but expiry and distinct pruning follow the latest time seen, so very late events may see
+  slightly fewer old events than an in-order replay would.
+- `expire(now, idle_seconds)` forgets whole entities idle that long (no event folded, no label
+  applied). Choose idle_seconds >= the longest window (+ delay for delayed blocks) to lose only
+  novelty memory and seconds-since-last.
+
+Idempotence (at-least-once replays): `process(event, position)` with a monotone input offset.
+The key entity (role `spec.key_role`) remembers the highest position folded; an event at a
+position <= that one is a replay: its features are computed from the state as it is (which
+already holds it, so it is not counted twice; later events may be in it too), and it is **not**
+folded into any entity. `apply_label(label, position, partition)` does the same per entity and
+labels-topic partition. Position gating assumes every velocity role is co-partitioned with the key
+(card with account); an entity fed from several input partitions must use delayed blocks.
+
+Serialisation (changelog topics): `dirty()` lists the (role, key) pairs changed since
+`clear_dirty()`; `dump(role, key)` is the entity's state as orjson bytes, or None when it was
+expired (write a tombstone); `load(role, key, data)` restores it. Dumping and loading is exact:
+a state rebuilt from dumps continues bit-for-bit like the uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from fraudstream.events import Event, LabelEvent
+from fraudstream.features.spec import FeatureSpec, VelocityBlock
+
+FORMAT_VERSION: Final = 1
+_REBASE_AT: Final = 1e9  # keep prefix sums small so differences stay precise
+
+
+class StateFormatError(ValueError):
+    """A dumped entity state that cannot be loaded."""
+
+
+class _Buckets:
+    """Sorted time buckets with inclusive prefix sums of a count and a value.
+
+    idx[k] is a bucket's index (its start is idx[k] * res); cc[k], cs[k] are the sums of counts and
+    values of all buckets up to and including k, starting from bc, bs (what was pruned).
+    A window is then two bisections and two subtractions, whatever its size.
+    """
+
+    __slots__ = ("bc", "bs", "cc", "cs", "idx", "res")
+
+    def __init__(self, res: float) -> None:
+        self.res = res
+        self.idx: list[int] = []
+        self.cc: list[float] = []
+        self.cs: list[float] = []
+        self.bc = 0.0
+        self.bs = 0.0
+
+    def add(self, t: float, count: float, value: float, cap: int) -> None:
+        bi = int(t // self.res)
+        idx = self.idx
+        n = len(idx)
+        if n and idx[-1] == bi:
+            self.cc[-1] += count
+            self.cs[-1] += value
+            return
+        if not n or idx[-1] < bi:
+            idx.append(bi)
+            if n:
+                self.cc.append(self.cc[-1] + count)
+                self.cs.append(self.cs[-1] + value)
+            else:
+                self.cc.append(self.bc + count)
+                self.cs.append(self.bs + value)
+        else:  # out of order: into its bucket, and every later prefix sum grows
+            cc, cs = self.cc, self.cs
+            p = bisect_left(idx, bi)
+            if idx[p] != bi:
+                idx.insert(p, bi)
+                cc.insert(p, cc[p - 1] if p else self.bc)
+                cs.insert(p, cs[p - 1] if p else self.bs)
+                n += 1
+            for k in range(p, n):
+                cc[k] += count
+                cs[k] += value
+        if len(idx) > cap:
+            self._coarsen(cap)
+
+    def _coarsen(self, cap: int) -> None:
+        while len(self.idx) > cap:
+            self.res *= 2.0
+            idx: list[int] = []
+            cc: list[float] = []
+            cs: list[float] = []
+            for i, c, s in zip(self.idx, self.cc, self.cs, strict=True):
+                j = i // 2
+                if idx and idx[-1] == j:
+                    cc[-1] = c
+                    cs[-1] = s
+                else:
+                    idx.append(j)
+                    cc.append(c)
+                    cs.append(s)
+            self.idx, self.cc, self.cs = idx, cc, cs
+
+    def prune(self, before: float, base_res: float) -> None:
+        """Forget buckets starting at or before `before`."""
+        idx = self.idx
+        if not idx or idx[0] * self.res > before:
+            return
+        k = bisect_right(idx, before // self.res)
+        if k == len(idx):
+            idx.clear()
+            self.cc.clear()
+            self.cs.clear()
+            self.bc = self.bs = 0.0
+            self.res = base_res
+            return
+        self.bc = self.cc[k - 1]
+        self.bs = self.cs[k - 1]
+        del idx[:k]
+        del self.cc[:k]
+        del self.cs[:k]
+        if abs(self.bs) > _REBASE_AT or self.bc > _REBASE_AT:
+            bc, bs = self.bc, self.bs
+            self.cc = [c - bc for c in self.cc]
+            self.cs = [s - bs for s in self.cs]
+            self.bc = self.bs = 0.0
+
+    def sums(self, t: float, windows: Sequence[float]) -> tuple[list[float], list[float]]:
+        """For each window W: (count, value) summed over buckets starting in (t - W, t]."""
+        idx = self.idx
+        n = len(idx)
+        if not n:
+            return [0.0] * len(windows), [0.0] * len(windows)
+        res = self.res
+        tb = t // res
+        hk = n if idx[-1] <= tb else bisect_right(idx, tb)
+        if not hk:
+            return [0.0] * len(windows), [0.0] * len(windows)
+        cc, cs = self.cc, self.cs
+        top_c = cc[hk - 1]
+        top_s = cs[hk - 1]
+        counts: list[float] = []
+        values: list[float] = []
+        for w in windows:
+            lk = bisect_right(idx, (t - w) // res, 0, hk)
+            if lk:
+                c = top_c - cc[lk - 1]
+                s = top_s - cs[lk - 1]
+            else:
+                c = top_c - self.bc
+                s = top_s - self.bs
+            if c <= 0.0:
+                c = s = 0.0
+            counts.append(c)
+            values.append(s)
+        return counts, values
+
+    def dump(self) -> list[Any]:
+        return [self.res, self.bc, self.bs, self.idx, self.cc, self.cs]
+
+    @classmethod
+    def restore(cls, data: list[Any]) -> _Buckets:
+        res, bc, bs, idx, cc, cs = data
+        b = cls(float(res))
+        b.bc, b.bs = float(bc), float(bs)
+        b.idx, b.cc, b.cs = list(idx), [float(c) for c in cc], [float(s) for s in cs]
+        if not len(b.idx) == len(b.cc) == len(b.cs):
+            raise StateFormatError("bucket lists of different lengths")
+        return b
+
+
+class _Entity:
+    """Everything remembered about one entity (one role, one key)."""
+
+    __slots__ = ("db", "dist", "last", "lpos", "nov", "pos", "seen", "vb")
+
+    def __init__(self) -> None:
+        self.pos = -1  # highest input position folded (key role only)
+        self.last: float | None = None  # latest event timestamp folded
+        self.seen = -math.inf  # latest activity (event or label), for expire()
+        self.vb: _Buckets | None = None  # velocity buckets: count, amount
+        self.dist: dict[str, dict[str, float]] | None = None  # field -> value -> last time
+        self.nov: dict[str, dict[str, None]] | None = None  # field -> values (LRU order)
+        self.db: _Buckets | None = None  # delayed buckets: labels, frauds
+        self.lpos: dict[int, int] | None = None  # labels partition -> highest position
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": FORMAT_VERSION,
+            "pos": self.pos,
+            "last": self.last,
+            "seen": None if self.seen == -math.inf else self.seen,
+            "vb": None if self.vb is None else self.vb.dump(),
+            "dist": None
+            if self.dist is None
+            else {f: [[v, ts] for v, ts in d.items()] for f, d in self.dist.items()},
+            "nov": None if self.nov is None else {f: list(d) for f, d in self.nov.items()},
+            "db": None if self.db is None else self.db.dump(),
+            "lpos": None if self.lpos is None else {str(p): q for p, q in self.lpos.items()},
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> _Entity:
+        if d.get("v") != FORMAT_VERSION:
+            raise StateFormatError(f"state format {d.get('v')!r}, expected {FORMAT_VERSION}")
+        e = cls()
+        e.pos = int(d["pos"])
+        e.last = None if d["last"] is None else float(d["last"])
+        e.seen = -math.inf if d["seen"] is None else float(d["seen"])
+        e.vb = None if d["vb"] is None else _Buckets.restore(d["vb"])
+        if d["dist"] is not None:
+            e.dist = {f: {str(v): float(ts) for v, ts in pairs} for f, pairs in d["dist"].items()}
+        if d["nov"] is not None:
+            e.nov = {f: dict.fromkeys(map(str, vals)) for f, vals in d["nov"].items()}
+        e.db = None if d["db"] is None else _Buckets.restore(d["db"])
+        if d["lpos"] is not None:
+            e.lpos = {int(p): int(q) for p, q in d["lpos"].items()}
+        return e
+
+
+@dataclass(slots=True)
+class FeatureRow:
+    """One event's features, in the spec's order."""
+
+    numeric: list[float]
+    categorical: list[str]
+    narrative: str
+    numeric_names: Sequence[str]
+    """The spec's numeric names (shared, do not mutate)."""
+    categorical_names: Sequence[str]
+    folded: bool = True
+    """False when the event was a replay (position already folded) and changed no state."""
+
+    def named(self) -> dict[str, float]:
+        """Numeric features by name (for reason codes, logs)."""
+        return dict(zip(self.numeric_names, self.numeric, strict=True))
+
+    def named_categorical(self) -> dict[str, str]:
+        return dict(zip(self.categorical_names, self.categorical, strict=True))
+
+
+def _count_distinct(
+    d: dict[str, float] | None, v: str | None, t: float, lo: float, in_order: bool, include: bool
+) -> float:
+    """Distinct values in d last seen in (lo, t], plus the current value v when `include`."""
+    n = 0
+    has_v = False
+    if d:
+        if in_order:  # every value was last seen at or before t: skip the stale head
+            stale = 0
+            for ts in d.values():
+                if ts > lo:
+                    break
+                stale += 1
+            n = len(d) - stale
+            if v is not None:
+                seen = d.get(v)
+                has_v = seen is not None and seen > lo
+        else:
+            for val, ts in d.items():
+                if lo < ts <= t:
+                    n += 1
+                    if val == v:
+                        has_v = True
+    if include and v is not None and not has_v:
+        n += 1
+    return float(n)
+
+
+class _VelocityPlan:
+    """A velocity block compiled for the hot path."""
+
+    __slots__ = (
+        "aggs",
+        "cap",
+        "defaults",
+        "dfields",
+        "dwindows",
+        "max_dw",
+        "max_w",
+        "mode",
+        "nfields",
+        "role",
+        "since_cap",
+        "since_last",
+        "table",
+        "windows",
+        "zeros",
+    )
+
+    def __init__(self, b: VelocityBlock, table: dict[str, _Entity], max_buckets: int) -> None:
+        self.role = b.role
+        self.table = table
+        self.windows = tuple(float(w) for w in b.windows)
+        self.aggs = tuple(("count", "sum", "mean").index(a) for a in b.aggregates)
+        # the two common shapes are unrolled in process(): 1 = count, sum; 2 = count, mean
+        self.mode = 1 if self.aggs == (0, 1) else 2 if self.aggs == (0, 2) else 0
+        self.zeros = [0.0] * len(b.windows)
+        self.dfields = b.distinct
+        self.dwindows = tuple(float(w) for w in b.distinct_windows)
+        self.since_last = b.since_last
+        self.since_cap = float(b.since_last_cap_s)
+        self.nfields = b.novelty
+        self.max_w = max(self.windows, default=0.0)
+        self.max_dw = max(self.dwindows, default=0.0)
+        self.cap = max_buckets
+        defaults = [0.0] * (len(b.windows) * len(b.aggregates))
+        defaults += [0.0] * (len(b.distinct) * len(b.distinct_windows))
+        defaults += [self.since_cap] if b.since_last else []
+        defaults += [0.0] * len(b.novelty)
+        self.defaults = defaults
+
+
+class FeatureState:
+    """Per-entity state for a `FeatureSpec`: `process` events, `apply_label` verdicts."""
+
+    def __init__(
+        self,
+        spec: FeatureSpec,
+        *,
+        track_dirty: bool = True,
+        shared: FeatureState | None = None,
+    ) -> None:
+        """`track_dirty=False` skips the changelog bookkeeping (offline replays). `shared`: take
+        the tables of `spec.label_roles()` from that state (by reference) instead of owning them;
+        the stream's partitions share one labels-fed state this way. `process` only reads them."""
+        self.spec = spec
+        self._track = track_dirty
+        self._tables: dict[str, dict[str, _Entity]] = {role: {} for role in spec.roles()}
+        if shared is not None:
+            for role in spec.label_roles():
+                self._tables[role] = shared._tables[role]
+        self._shared = frozenset(spec.label_roles()) if shared is not None else frozenset()
+        self._dirty: set[tuple[str, str]] = set()
+        self._numeric_names = tuple(spec.numeric_names)
+        self._categorical_names = tuple(spec.categorical_names)
+        self._key_role = spec.key_role
+        self._key_table = self._tables[spec.key_role]
+        self._amount = spec.amount
+        self._hour = "hour" in spec.time
+        self._weekend = "weekend" in spec.time
+        self._night = "night" in spec.time
+        self._night_lo, self._night_hi = spec.night_hours
+        self._offset = float(spec.utc_offset_s)
+        self._res = float(spec.resolution_s)
+        self._cap = spec.max_buckets
+        self._max_distinct = spec.max_distinct
+        self._max_novelty = spec.max_novelty
+        self._vplans: list[_VelocityPlan] = []
+        for b in spec.velocity:
+            self._vplans.append(_VelocityPlan(b, self._tables[b.role], spec.max_buckets))
+        self._dplans = [
+            (
+                d.role,
+                self._tables[d.role],
+                float(d.delay_s),
+                tuple(float(w) for w in d.windows),
+                float(d.delay_s) + max(d.windows),
+            )
+            for d in spec.delayed
+        ]
+        self._nfields = spec.numeric_fields
+        self._cfields = spec.categorical_fields
+
+    # -- the hot path --
+
+    def process(self, event: Event, position: int | None = None) -> FeatureRow:
+        """The event's features from the state, then the event folded into the state.
+
+        With `position` (a monotone input offset within the partition), an event whose position
+        the key entity has already folded is a replay: features are computed, nothing is folded.
+        """
+        numeric, fold = self.compute(event, position)
+        cat = event.categorical
+        return FeatureRow(
+            numeric,
+            [cat.get(f, "") for f in self._cfields],
+            event.narrative,
+            self._numeric_names,
+            self._categorical_names,
+            fold,
+        )
+
+    def compute(self, event: Event, position: int | None = None) -> tuple[list[float], bool]:
+        """`process` without building a `FeatureRow`: (numeric features, folded)."""
+        t = event.timestamp
+        ents = event.entities
+        dirty = self._dirty
+        fold = True
+        if position is not None:
+            k = ents.get(self._key_role)
+            if k is not None:
+                ke = self._key_table.get(k)
+                if ke is None:
+                    ke = self._key_table[k] = _Entity()
+                if ke.pos >= position:
+                    fold = False
+                else:
+                    ke.pos = position
+                    if ke.seen < t:
+                        ke.seen = t
+                    if self._track:
+                        dirty.add((self._key_role, k))
+
+        out: list[float] = [event.amount] if self._amount else []
+        if self._hour or self._weekend or self._night:
+            local = t + self._offset
+            hour = int(local % 86400.0 // 3600.0)
+            if self._hour:
+                out.append(float(hour))
+            if self._weekend:
+                out.append(1.0 if (int(local // 86400.0) + 3) % 7 >= 5 else 0.0)
+            if self._night:
+                lo, hi = self._night_lo, self._night_hi
+                night = lo <= hour <= hi if lo <= hi else (hour >= lo or hour <= hi)
+                out.append(1.0 if night else 0.0)
+
+        cat = event.categorical
+        amount = event.amount
+        for p in self._vplans:
+            key = ents.get(p.role)
+            if key is None:
+                out.extend(p.defaults)
+                continue
+            ent = p.table.get(key)
+            if ent is None:
+                ent = _Entity()
+                if fold:
+                    p.table[key] = ent
+            last = ent.last
+            in_order = last is None or last <= t
+            if p.windows:
+                b = ent.vb
+                if b is None:
+                    counts = sums = p.zeros
+                else:
+                    counts, sums = b.sums(t, p.windows)
+                inc = 1.0 if fold else 0.0
+                add = amount if fold else 0.0
+                if p.mode == 1:  # count, sum
+                    for c, s in zip(counts, sums, strict=True):
+                        out.append(c + inc)
+                        out.append(s + add)
+                elif p.mode == 2:  # count, mean
+                    for c, s in zip(counts, sums, strict=True):
+                        c += inc
+                        s += add
+                        out.append(c)
+                        out.append(s / c if c else 0.0)
+                else:
+                    for c, s in zip(counts, sums, strict=True):
+                        c += inc
+                        s += add
+                        for a in p.aggs:
+                            out.append(c if a == 0 else s if a == 1 else (s / c if c else 0.0))
+            dvals: list[str | None] = []
+            if p.dfields:
+                dist = ent.dist
+                for f in p.dfields:
+                    v = cat.get(f) or ents.get(f)
+                    dvals.append(v)
+                    d = dist.get(f) if dist is not None else None
+                    for w in p.dwindows:
+                        out.append(_count_distinct(d, v, t, t - w, in_order, fold))
+            if p.since_last:
+                if last is None:
+                    out.append(p.since_cap)
+                else:
+                    gap = t - last
+                    out.append(0.0 if gap < 0.0 else (gap if gap < p.since_cap else p.since_cap))
+            nvals: list[str | None] = []
+            if p.nfields:
+                nov = ent.nov
+                for f in p.nfields:
+                    v = cat.get(f) or ents.get(f)
+                    nvals.append(v)
+                    if v is None:
+                        out.append(0.0)
+                    else:
+                        nd = nov.get(f) if nov is not None else None
+                        out.append(0.0 if nd is not None and v in nd else 1.0)
+            if fold:
+                self._fold(p, ent, t, amount, dvals, nvals)
+                if self._track:
+                    dirty.add((p.role, key))
+
+        for role, table, delay, windows, _ in self._dplans:
+            key = ents.get(role)
+            ent = table.get(key) if key is not None else None
+            b = ent.db if ent is not None else None
+            if b is None:
+                for _w in windows:
+                    out.append(0.0)
+                    out.append(0.0)
+                continue
+            counts, frauds = b.sums(t - delay, windows)
+            for c, nf in zip(counts, frauds, strict=True):
+                out.append(c)
+                out.append(nf / c if c else 0.0)
+
+        if self._nfields:
+            num = event.numeric
+            for f in self._nfields:
+                x = num.get(f)
+                out.append(math.nan if x is None else x)
+        return out, fold
+
+    def _fold(
+        self,
+        p: _VelocityPlan,
+        ent: _Entity,
+        t: float,
+        amount: float,
+        dvals: list[str | None],
+        nvals: list[str | None],
+    ) -> None:
+        if p.windows:
+            b = ent.vb
+            if b is None:
+                b = ent.vb = _Buckets(self._res)
+            b.prune(t - p.max_w, self._res)  # first, so an idle entity's width resets
+            b.add(t, 1.0, amount, p.cap)
+        if p.dfields:
+            dist = ent.dist
+            if dist is None:
+                dist = ent.dist = {}
+            horizon = t - p.max_dw
+            cap = self._max_distinct
+            for f, v in zip(p.dfields, dvals, strict=True):
+                d = dist.get(f)
+                if d is None:
+                    d = dist[f] = {}
+                if v is not None:
+                    old = d.pop(v, None)
+                    d[v] = t if old is None or old < t else old
+                drop: list[str] | None = None
+                for val, ts in d.items():  # oldest first: forget what left the longest window
+                    if ts > horizon:
+                        break
+                    if drop is None:
+                        drop = [val]
+                    else:
+                        drop.append(val)
+                if drop is not None:
+                    for val in drop:
+                        del d[val]
+                while len(d) > cap:
+                    del d[next(iter(d))]
+        if p.nfields:
+            nov = ent.nov
+            if nov is None:
+                nov = ent.nov = {}
+            cap = self._max_novelty
+            for f, v in zip(p.nfields, nvals, strict=True):
+                if v is None:
+                    continue
+                nd = nov.get(f)
+                if nd is None:
+                    nd = nov[f] = {}
+                elif v in nd:
+                    del nd[v]  # most recently seen goes last
+                nd[v] = None
+                if len(nd) > cap:
+                    del nd[next(iter(nd))]
+        if ent.last is None or ent.last < t:
+            ent.last = t
+        if ent.seen < t:
+            ent.seen = t
+
+    def apply_label(
+        self, label: LabelEvent, position: int | None = None, partition: int = 0
+    ) -> None:
+        """Fold a verdict into the delayed-risk state of each entity named in `label.entities`.
+
+        With `position` (offset within labels-topic `partition`), a label at or below the highest
+        position an entity has folded from that partition is a replay and is ignored.
+        """
+        self.fold_label(
+            label.transaction_timestamp,
+            label.known_at,
+            label.is_fraud,
+            label.entities,
+            position,
+            partition,
+        )
+
+    def fold_label(
+        self,
+        transaction_timestamp: float,
+        known_at: float,
+        is_fraud: bool,
+        entities: dict[str, str],
+        position: int | None = None,
+        partition: int = 0,
+    ) -> None:
+        """`apply_label` without building a `LabelEvent` (offline replays of millions)."""
+        fraud = 1.0 if is_fraud else 0.0
+        for role, table, _delay, _windows, span in self._dplans:
+            key = entities.get(role)
+            if key is None:
+                continue
+            ent = table.get(key)
+            if ent is None:
+                ent = table[key] = _Entity()
+            if position is not None:
+                if ent.lpos is None:
+                    ent.lpos = {}
+                if ent.lpos.get(partition, -1) >= position:
+                    continue
+                ent.lpos[partition] = position
+            b = ent.db
+            if b is None:
+                b = ent.db = _Buckets(self._res)
+            b.prune(known_at - span, self._res)
+            b.add(transaction_timestamp, 1.0, fraud, self._cap)
+            if ent.seen < known_at:
+                ent.seen = known_at
+            if self._track:
+                self._dirty.add((role, key))
+
+    # -- memory --
+
+    def expire(self, now: float, idle_seconds: float) -> int:
+        """Forget entities with no event or label for `idle_seconds`; they become dirty (dump
+        returns None: a tombstone). Returns how many were forgotten."""
+        horizon = now - idle_seconds
+        gone = 0
+        for role, table in self._tables.items():
+            if role in self._shared:
+                continue  # the owner of the shared tables expires them
+            old = [k for k, e in table.items() if e.seen < horizon]
+            for k in old:
+                del table[k]
+                self._dirty.add((role, k))
+            gone += len(old)
+        return gone
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._tables.values())
+
+    def keys(self) -> Iterator[tuple[str, str]]:
+        for role, table in self._tables.items():
+            for k in table:
+                yield role, k
+
+    # -- serialisation --
+
+    def dirty(self) -> set[tuple[str, str]]:
+        """(role, key) of the entities changed or expired since `clear_dirty()` (a copy); shared
+        label-fed entities are not this state's to write."""
+        if self._shared:
+            return {rk for rk in self._dirty if rk[0] not in self._shared}
+        return set(self._dirty)
+
+    def clear_dirty(self) -> None:
+        self._dirty.clear()
+
+    def dump(self, role: str, key: str) -> bytes | None:
+        """The entity's state as bytes (orjson), or None when it no longer exists."""
+        table = self._tables.get(role)
+        ent = table.get(key) if table is not None else None
+        if ent is None:
+            return None
+        return orjson.dumps(ent.to_json())
+
+    def load(self, role: str, key: str, data: bytes | None) -> None:
+        """Restore one entity from `dump` output; None or b"" (a tombstone) forgets it."""
+        table = self._tables.get(role)
+        if table is None:
+            return  # a role this spec does not use (the spec changed): ignore
+        if not data:
+            table.pop(key, None)
+            return
+        try:
+            obj = orjson.loads(data)
+            if not isinstance(obj, dict):
+                raise StateFormatError("not a JSON object")
+            table[key] = _Entity.from_json(obj)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise StateFormatError(f"cannot load state of {role} {key!r}: {exc}") from exc
+
+    def snapshot(self) -> dict[tuple[str, str], bytes]:
+        """Every entity's dump (tests and debugging; the stream uses dirty/dump)."""
+        out: dict[tuple[str, str], bytes] = {}
+        for role, key in self.keys():
+            data = self.dump(role, key)
+            assert data is not None
+            out[(role, key)] = data
+        return out

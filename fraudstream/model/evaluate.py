@@ -1,0 +1,646 @@
+"""Evaluation: a model, a GBDT baseline and the cascade, side by side on one protocol.
+
+Theory of operation
+-------------------
+1. **Features once.** The records file is read through the mapping and replayed, in time order,
+   through the stream's own per-entity state (`build_features`), fraud labels fed back
+   `delay_days` after each transaction. One pass serves every row: a test transaction's windows
+   see the history before the training window, as in the stream. With a model, its folder's
+   feature spec is used (the features it was trained on); otherwise `--features` (default: the
+   mapping's name, e.g. `handbook`).
+2. **Split** (`protocol.py`): the handbook protocol for `--train-start` (train, delay, test;
+   known-compromised cards removed from the test), or the time split `fraudstream train` uses by
+   default (its last 15% is the held-out test). Test rows with an unknown label are dropped.
+3. **Score** the test rows with each scorer: the model (`load_model(dir).prepare/predict`, behind
+   the small `ModelScorer` adapter), the GBDT baseline (trained here on the training rows, early
+   stopping on the last 20% of them by time, then refit on all of them) and, with `--cascade`, the
+   cascade (GBDT stage 1, model on the uncertain band).
+4. **Measure** each with the same code (`metrics.py`): ROC AUC, AP, recall at 1% FPR, Card
+   Precision@100 (when the mapping has a card, customer or account entity), ECE, Brier; write
+   `report.json` and the PNG figures (`plots.py`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fraudstream.model.gbdt import GBDTModel, GBDTParams, bench_predict
+from fraudstream.model.metrics import classification_report
+from fraudstream.model.protocol import (
+    DAY_S,
+    day_index,
+    handbook_split,
+    parse_start,
+    split_tail,
+    time_split,
+)
+
+if TYPE_CHECKING:
+    from fraudstream.events import Event
+    from fraudstream.features.dataset import FeatureTable
+    from fraudstream.features.spec import FeatureSpec
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+Log = Callable[[str], None]
+
+CARD_ROLES = ("card", "customer", "account")
+"""Entity roles whose key identifies a card for Card Precision@k, in order of preference."""
+
+HANDBOOK_PUBLISHED = {
+    "source": "Le Borgne et al., Fraud Detection Handbook, chapter 3.4 (train start 2018-07-25)",
+    "logistic regression": {
+        "roc_auc": 0.871,
+        "average_precision": 0.606,
+        "card_precision_at_100": 0.291,
+    },
+    "decision tree, depth 2": {
+        "roc_auc": 0.763,
+        "average_precision": 0.496,
+        "card_precision_at_100": 0.241,
+    },
+    "random forest": {"roc_auc": 0.867, "average_precision": 0.658, "card_precision_at_100": 0.287},
+    "XGBoost": {"roc_auc": 0.862, "average_precision": 0.639, "card_precision_at_100": 0.273},
+}
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    protocol: Literal["handbook", "time"] = "time"
+    train_start: str | None = None
+    train_days: int = 7
+    delay_days: float = 7.0
+    """Label delay for the features and, in the handbook protocol, the gap before the test."""
+    test_days: int = 7
+    baseline: Literal["gbdt"] | None = None
+    cascade: bool = False
+    cascade_band: tuple[float, float] | None = None
+    """Stage-1 scores in [low, high) go to the model (the runtime's `route` rule)."""
+    features: str | None = None
+    """Feature spec without a model: 'handbook', 'native' or a JSON file; default: the mapping."""
+    k: int = 100
+    valid_fraction: float = 0.2
+    seed: int = 0
+    threads: int = 1
+    device: str = "auto"
+    max_rows: int | None = None
+    plots: bool = True
+
+
+class EvaluationError(ValueError):
+    """The evaluation cannot run as asked (the message says why and what to change)."""
+
+
+# ---- scorers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """The `RowLike` view of one FeatureTable row that `LoadedModel.prepare` reads."""
+
+    numeric: Sequence[float]
+    categorical: Sequence[str]
+    narrative: str
+
+
+class ModelScorer:
+    """Adapter over a model folder: `load_model(dir)`, then `prepare(rows)` / `predict(batch)`."""
+
+    name = "model"
+
+    def __init__(
+        self, model_dir: str | Path, *, device: str = "auto", threads: int | None = None
+    ) -> None:
+        from fraudstream.model.folder import load_model
+
+        self.path = Path(model_dir)
+        self.model = load_model(self.path, device=device, threads=threads)
+
+    @property
+    def spec(self) -> FeatureSpec:
+        spec: FeatureSpec = self.model.spec
+        return spec
+
+    @property
+    def version(self) -> str:
+        return str(self.model.version)
+
+    def score(self, table: FeatureTable, rows: IntArray, batch_size: int = 512) -> FloatArray:
+        out = np.empty(rows.size, dtype=np.float64)
+        for start in range(0, rows.size, batch_size):
+            chunk = rows[start : start + batch_size]
+            batch = [
+                _Row(table.numeric[i].tolist(), table.categorical[i].tolist(), table.narratives[i])
+                for i in chunk
+            ]
+            out[start : start + chunk.size] = self.model.predict(self.model.prepare(batch))
+        return out
+
+
+def train_gbdt(
+    table: FeatureTable,
+    train: IntArray,
+    valid: IntArray,
+    params: GBDTParams,
+) -> GBDTModel:
+    """The GBDT baseline on the table's own features: fit on `train`, early-stop on `valid`."""
+    return GBDTModel.fit(
+        table.numeric[train],
+        table.categorical[train],
+        table.labels[train],
+        valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
+        numeric_names=table.numeric_names,
+        categorical_names=table.categorical_names,
+        params=params,
+    )
+
+
+def evaluate_cascade(
+    stage1: FloatArray | None,
+    model: FloatArray | None,
+    labels: NDArray[np.int8],
+    band: tuple[float, float] | None,
+    *,
+    cards: NDArray[Any] | None = None,
+    days: IntArray | None = None,
+    k: int = 100,
+) -> dict[str, Any]:
+    """The `cascade` block of the report: the final score is the model's where stage 1 routes a
+    transaction to it (stage-1 score in `[low, high)`, `runtime.scoring.route`), stage 1's
+    elsewhere. Both scores are calibrated probabilities, so the mixture ranks consistently.
+
+    Fields: `ap`, `roc_auc`, `recall_at_1pct_fpr`, `ece`, `card_precision_at_k` of the cascade,
+    `share_to_language_model`, `band`, and the model alone's AP for comparison
+    (`ap_model_alone`, `ap_gap`). When a brick is missing the fields are null and `status` says
+    why. The band is chosen by the caller (`--cascade-band`): choosing it on the test set would
+    flatter the cascade.
+    """
+    block: dict[str, Any] = {
+        "status": "ok",
+        "band": list(band) if band is not None else None,
+        "ap": None,
+        "roc_auc": None,
+        "recall_at_1pct_fpr": None,
+        "ece": None,
+        f"card_precision_at_{k}": None,
+        "share_to_language_model": None,
+        "ap_model_alone": None,
+        "ap_gap": None,
+    }
+    if stage1 is None or model is None:
+        block["status"] = "needs both a model (--model) and a stage-1 scorer (--baseline gbdt)"
+        return block
+    if band is None:
+        block["status"] = "no uncertain band: give --cascade-band LOW HIGH"
+        return block
+    from fraudstream.runtime.scoring import route
+
+    to_model = route(stage1, band, stage1.size)
+    final = np.where(to_model, model, stage1)
+    figures = classification_report(labels, final, cards=cards, days=days, k=k)
+    alone = classification_report(labels, model)
+    block.update(
+        {
+            "ap": figures["average_precision"],
+            "roc_auc": figures["roc_auc"],
+            "recall_at_1pct_fpr": figures["recall_at_1pct_fpr"],
+            "ece": figures["ece"],
+            f"card_precision_at_{k}": figures.get(f"card_precision_at_{k}"),
+            "share_to_language_model": float(to_model.mean()) if to_model.size else 0.0,
+            "ap_model_alone": alone["average_precision"],
+            "ap_gap": alone["average_precision"] - figures["average_precision"],
+            "_scores": final,
+        }
+    )
+    return block
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    train: IntArray
+    valid: IntArray
+    """Early-stopping rows for the GBDT baseline (never test rows)."""
+    test: IntArray
+    test_day: IntArray
+    info: dict[str, Any]
+
+
+def card_role(table: FeatureTable) -> str | None:
+    for role in CARD_ROLES:
+        keys = table.entities.get(role)
+        if keys is not None and keys.size and (keys != "").any():
+            return role
+    return None
+
+
+def choose_split(table: FeatureTable, options: EvaluateOptions) -> Split:
+    ts = table.timestamps
+    role = card_role(table)
+    if options.protocol == "handbook":
+        if options.train_start is None:
+            raise EvaluationError("the handbook protocol needs --train-start DATE")
+        if role is None:
+            raise EvaluationError(
+                "the handbook protocol removes known-compromised cards from the test: the "
+                f"mapping must map one of the entity roles {', '.join(CARD_ROLES)}"
+            )
+        try:
+            hb = handbook_split(
+                ts,
+                table.labels,
+                table.entities[role],
+                train_start=options.train_start,
+                train_days=options.train_days,
+                delay_days=round(options.delay_days),
+                test_days=options.test_days,
+            )
+        except ValueError as exc:
+            raise EvaluationError(str(exc)) from None
+        head, tail = split_tail(hb.train, ts, options.valid_fraction)
+        info = dict(hb.info)
+        info["card_role"] = role
+        return Split(head, tail, hb.test, hb.test_day, info)
+    sp = time_split(ts)
+    return Split(sp.train, sp.validation, sp.test, day_index(ts[sp.test]), dict(sp.info))
+
+
+def _labelled(rows: IntArray, labels: NDArray[np.int8]) -> IntArray:
+    return rows[labels[rows] >= 0]
+
+
+def evaluate_table(
+    table: FeatureTable,
+    options: EvaluateOptions,
+    *,
+    model: ModelScorer | None = None,
+    log: Log | None = None,
+) -> tuple[dict[str, Any], dict[str, tuple[NDArray[np.int8], FloatArray]]]:
+    """Split, score and measure; returns (report without the data block, test scores by name)."""
+    say = log or (lambda msg: None)
+    if model is None and options.baseline is None:
+        raise EvaluationError("nothing to evaluate: give --model DIR and/or --baseline gbdt")
+    split = choose_split(table, options)
+    labels = table.labels
+    test_all = split.test
+    test = _labelled(test_all, labels)
+    if test.size == 0:
+        raise EvaluationError("no labelled transaction in the test set")
+    y = labels[test]
+    if not (y == 1).any():
+        raise EvaluationError("no fraud in the test set: AP and recall are undefined")
+    role = card_role(table)
+    cards = table.entities[role][test] if role is not None else None
+    days = day_index(table.timestamps[test]) if cards is not None else None
+    k = options.k
+
+    report: dict[str, Any] = {
+        "protocol": split.info,
+        "test": {
+            "transactions": int(test.size),
+            "frauds": int((y == 1).sum()),
+            "unknown_labels_dropped": int(test_all.size - test.size),
+            "card_role": role,
+            "card_precision": f"@{k}, the handbook's definition"
+            if role is not None
+            else "not computed: the mapping has no card, customer or account entity",
+        },
+        "model": None,
+        "baseline": None,
+    }
+    scores: dict[str, tuple[NDArray[np.int8], FloatArray]] = {}
+
+    model_scores: FloatArray | None = None
+    if model is not None:
+        t0 = time.perf_counter()
+        model_scores = model.score(table, test)
+        seconds = time.perf_counter() - t0
+        say(f"model {model.version}: scored {test.size:,} transactions in {seconds:.1f}s")
+        report["model"] = {
+            "path": str(model.path),
+            "version": model.version,
+            "metrics": classification_report(y, model_scores, cards=cards, days=days, k=k),
+            "scoring_seconds": round(seconds, 3),
+        }
+        scores[f"model {model.version}"] = (y, model_scores)
+
+    gbdt_scores: FloatArray | None = None
+    gbdt: GBDTModel | None = None
+    if options.baseline == "gbdt":
+        params = GBDTParams(seed=options.seed, num_threads=options.threads)
+        train, valid = _labelled(split.train, labels), _labelled(split.valid, labels)
+        if not (labels[train] == 1).any() or not (labels[valid] == 1).any():
+            raise EvaluationError(
+                "the GBDT baseline needs frauds in its training and validation rows"
+            )
+        gbdt = train_gbdt(table, train, valid, params)
+        say(
+            f"gbdt: {gbdt.info['rounds']} trees on {gbdt.info.get('refit_rows', train.size):,} "
+            f"rows in {gbdt.info['train_seconds']:.1f}s"
+        )
+        gbdt_scores = gbdt.predict_proba(table.numeric[test], table.categorical[test])
+        latency = bench_predict(
+            gbdt, table.numeric[test], table.categorical[test], batch_size=256, min_seconds=0.5
+        )
+        importance = gbdt.feature_importance()
+        report["baseline"] = {
+            "name": "gbdt",
+            "library": f"lightgbm {_version('lightgbm')}",
+            "metrics": classification_report(y, gbdt_scores, cards=cards, days=days, k=k),
+            "training": gbdt.info,
+            "params": asdict(params),
+            "latency_batch_256": {
+                "us_per_row": round(latency["us_per_row"], 2),
+                "us_per_call": round(latency["us_per_call"], 1),
+                "threads": options.threads,
+            },
+            "feature_importance_gain": {n: round(v, 1) for n, v in list(importance.items())[:15]},
+        }
+        scores["gbdt baseline"] = (y, gbdt_scores)
+
+    if options.cascade:
+        block = evaluate_cascade(
+            gbdt_scores, model_scores, y, options.cascade_band, cards=cards, days=days, k=k
+        )
+        final = block.pop("_scores", None)
+        if final is not None:
+            scores["cascade"] = (y, final)
+        report["cascade"] = block
+
+    report["_gbdt"] = gbdt
+    return report, scores
+
+
+def resolve_spec(features: str, delay_days: float) -> FeatureSpec:
+    """A feature spec by preset name (`native`, `handbook`) or a JSON file path."""
+    from fraudstream.features.spec import FeatureSpec
+
+    if features == "native":
+        return FeatureSpec.native()
+    if features == "handbook":
+        return FeatureSpec.handbook(delay_days=delay_days)
+    path = Path(features)
+    if path.suffix == ".json" and path.is_file():
+        return FeatureSpec.from_json(path.read_bytes())
+    raise EvaluationError(
+        f"feature spec {features!r}: give 'native', 'handbook' or a feature spec JSON file"
+    )
+
+
+def _until(events: Iterator[Event], end: float) -> Iterator[Event]:
+    for ev in events:
+        if ev.timestamp >= end:
+            return
+        yield ev
+
+
+def evaluate_file(
+    data: str | Path,
+    mapping: str,
+    options: EvaluateOptions,
+    *,
+    model_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    command: str | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """The `fraudstream evaluate` command as a function: returns the JSON-ready report and, with
+    `out_dir`, writes `report.json`, the figures and the baseline model (`gbdt/`, text)."""
+    from itertools import islice
+
+    from fraudstream.features.dataset import EventErrors, build_features, iter_events
+    from fraudstream.mapping import Mapping, MappingConfigError
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    started = time.perf_counter()
+    if options.protocol == "handbook" and options.train_start is None:
+        raise EvaluationError("--protocol handbook needs --train-start DATE")
+    try:
+        field_mapping = Mapping.load(mapping)
+    except MappingConfigError as exc:
+        raise EvaluationError(str(exc)) from None
+    model = (
+        ModelScorer(model_dir, device=options.device, threads=options.threads)
+        if model_dir is not None
+        else None
+    )
+    spec = (
+        model.spec
+        if model is not None
+        else resolve_spec(options.features or mapping, options.delay_days)
+    )
+    try:
+        field_mapping.check_spec(spec)
+    except MappingConfigError as exc:
+        raise EvaluationError(str(exc)) from None
+
+    skipped = EventErrors()
+    events: Iterator[Event] = iter_events(data, field_mapping, errors="skip", skipped=skipped)
+    if options.max_rows is not None:
+        events = islice(events, options.max_rows)
+    if options.protocol == "handbook" and options.train_start is not None:
+        # The file is in time order: nothing after the last test day matters.
+        first_day = int(parse_start(options.train_start) // DAY_S)
+        last = first_day + options.train_days + round(options.delay_days) + options.test_days
+        events = _until(events, (last + 1) * DAY_S)
+    t0 = time.perf_counter()
+    table = build_features(events, spec, label_delay_s=options.delay_days * DAY_S)
+    feature_seconds = time.perf_counter() - t0
+    say(
+        f"features: {len(table):,} transactions in {feature_seconds:.1f}s"
+        + (f" ({skipped.count:,} records skipped)" if skipped.count else "")
+    )
+    if len(table) == 0:
+        raise EvaluationError(f"{data}: no transaction could be read through mapping {mapping!r}")
+
+    body, scores = evaluate_table(table, options, model=model, log=say)
+    gbdt: GBDTModel | None = body.pop("_gbdt", None)
+    report: dict[str, Any] = {
+        "fraudstream_version": _version("fraudstream"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+        "environment": environment(),
+        "data": {
+            "path": str(data),
+            "sha256": file_sha256(data),
+            "mapping": mapping,
+            "rows_read": len(table),
+            "records_skipped": skipped.count,
+            "label_delay_days": options.delay_days,
+            "feature_spec": {
+                "numeric": list(table.numeric_names),
+                "categorical": list(table.categorical_names),
+            },
+            "feature_seconds": round(feature_seconds, 1),
+        },
+        **body,
+    }
+    if _is_published_setting(options):
+        report["published"] = HANDBOOK_PUBLISHED
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        if gbdt is not None:
+            gbdt.save(out / "gbdt")
+        if options.plots and scores:
+            from fraudstream.model.plots import Scored, write_plots
+
+            subtitle = _subtitle(report)
+            report["plots"] = write_plots(
+                {name: Scored(yy, ss) for name, (yy, ss) in scores.items()}, out, subtitle=subtitle
+            )
+        report["total_seconds"] = round(time.perf_counter() - started, 1)
+        write_report(report, out / "report.json")
+    else:
+        report["total_seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def _is_published_setting(options: EvaluateOptions) -> bool:
+    """The handbook's table holds for its own windows only: 2018-07-25, 7 + 7 + 7 days."""
+    return (
+        options.protocol == "handbook"
+        and options.train_start is not None
+        and parse_start(options.train_start) == parse_start("2018-07-25")
+        and (options.train_days, options.delay_days, options.test_days) == (7, 7.0, 7)
+    )
+
+
+def _subtitle(report: dict[str, Any]) -> str:
+    proto = report["protocol"]
+    test = report["test"]
+    where = Path(str(report["data"]["path"])).name
+    if proto.get("name") == "handbook":
+        span = f"handbook protocol, train from {proto['train_start'][:10]}"
+    else:
+        span = f"time split, test from {str(proto.get('test_start', '?'))[:10]}"
+    return (
+        f"{where}, {span}\ntest: {test['transactions']:,} transactions, {test['frauds']:,} frauds"
+    )
+
+
+# ---- output ----------------------------------------------------------------------------------
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None  # JSON has no NaN
+    return obj
+
+
+def report_json(report: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(_jsonable(report), indent=2)
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    path.write_text(report_json(report) + "\n", encoding="utf-8")
+
+
+def summary_table(report: dict[str, Any]) -> str:
+    """The headline figures, one line per scorer, for a terminal."""
+    rows: list[tuple[str, dict[str, Any]]] = []
+    if report.get("model"):
+        rows.append((f"model {report['model']['version']}", report["model"]["metrics"]))
+    if report.get("baseline"):
+        rows.append(("gbdt baseline", report["baseline"]["metrics"]))
+    cascade = report.get("cascade")
+    if cascade and cascade.get("ap") is not None:
+        rows.append(
+            (
+                "cascade",
+                {
+                    "roc_auc": cascade["roc_auc"],
+                    "average_precision": cascade["ap"],
+                    "recall_at_1pct_fpr": cascade.get("recall_at_1pct_fpr"),
+                    "ece": cascade.get("ece"),
+                    "card_precision_at_100": cascade.get("card_precision_at_100"),
+                },
+            )
+        )
+    if report.get("published"):
+        for name, figures in report["published"].items():
+            if isinstance(figures, dict):
+                rows.append((f"handbook: {name}", figures))
+
+    def fmt(v: Any) -> str:
+        return "—" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.4f}"
+
+    head = f"{'scorer':<34} {'ROC AUC':>8} {'AP':>8} {'R@1%FPR':>8} {'CP@100':>8} {'ECE':>8}"
+    lines = [head, "-" * len(head)]
+    for name, m in rows:
+        lines.append(
+            f"{name[:34]:<34} {fmt(m.get('roc_auc')):>8} {fmt(m.get('average_precision')):>8} "
+            f"{fmt(m.get('recall_at_1pct_fpr')):>8} {fmt(m.get('card_precision_at_100')):>8} "
+            f"{fmt(m.get('ece')):>8}"
+        )
+    test = report["test"]
+    lines.append(f"test: {test['transactions']:,} transactions, {test['frauds']:,} frauds")
+    if cascade:
+        lines.append(
+            f"cascade: {cascade['status']}"
+            + (
+                f"; {cascade['share_to_language_model']:.1%} of traffic to the language model"
+                if cascade.get("share_to_language_model") is not None
+                else ""
+            )
+        )
+    return "\n".join(lines)
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def environment() -> dict[str, Any]:
+    """Where the figures were taken (DESIGN: every figure says on what hardware)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "lightgbm": _version("lightgbm"),
+    }

@@ -1,0 +1,909 @@
+"""Training: from a records file (or a FeatureTable) to a model folder.
+
+Theory of operation
+-------------------
+1. **Features** come from `fraudstream.features.dataset.build_features`, the stream's own
+   per-entity state replayed over the file in time order, with fraud labels fed back
+   `delay_days` after each transaction: train/serve skew is impossible by construction.
+2. **Split by time** (`fraudstream.model.protocol`), never at random:
+   - default: `time_split` (the evaluation's split): the last 15% of the transactions are held
+     out for `fraudstream evaluate`, the 15% before them are validation, the rest training;
+   - handbook style (`--train-start D --train-days N`): training rows are the window
+     `[D, D + N days)`, exactly the handbook protocol's training set; validation is the last
+     `--valid-days` of that window (default: its last 20%, `split_tail`), because the handbook's
+     test days must not choose the model. Reading stops at the end of the window.
+   `--valid-days N` in the default mode takes validation as the last N days before the held-out
+   test instead. Rows with unknown labels are never trained or validated on.
+3. **Fit**: preprocessing statistics and category vocabularies on the training rows; a WordPiece
+   vocabulary on the training narratives (tiny/small) or MiniLM's own; AdamW with linear warm-up
+   and cosine decay; `pos_weight = sqrt(negatives / positives)` on the loss for the class
+   imbalance (a softer weight than the full ratio keeps the ranking sharp at the top, and
+   calibration undoes the bias); gradient clipping; validation **average precision** after
+   every epoch, the best epoch's weights kept, early stop after `patience` epochs without gain.
+4. **Calibrate** on validation (Platt by default), choose the **alert threshold** and bands on
+   validation.
+5. **Stage 1** of the cascade (unless `--no-stage1`): LightGBM on the same features and split,
+   and the uncertain band of its scores that goes to the language model, chosen on validation
+   (`fit_stage1`); its files join the folder's manifest.
+6. Write the **model card** and the **folder**.
+
+Deterministic for a seed: python, numpy and torch are seeded, the batch order comes from a
+numpy generator seeded per epoch, `torch.use_deterministic_algorithms(True)` is on while
+training, and the thread count is fixed. Two runs on the same data and seed give bit-identical
+weights on the same machine and thread count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import math
+import os
+import platform
+import random
+import shlex
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from fraudstream.model.calibration import Calibration, Method, fit_calibration
+from fraudstream.model.classifier import (
+    FraudClassifier,
+    count_parameters,
+    load_minilm_weights,
+    set_threads,
+)
+from fraudstream.model.folder import LoadedModel, load_model, resolve_device, save_model
+from fraudstream.model.preprocess import Preprocessor
+from fraudstream.model.presets import ModelConfig, Preset, embedding_dim, get_preset
+from fraudstream.model.thresholds import Thresholds, choose_thresholds
+from fraudstream.model.tokenizer import (
+    encode,
+    load_minilm_tokenizer,
+    token_lengths,
+    train_wordpiece,
+)
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+    from fraudstream.features.dataset import FeatureTable
+    from fraudstream.features.spec import FeatureSpec
+
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    preset: str = "tiny"
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    """Torch intra-op threads; None: 1 on machines with two cores or fewer (small ops on two
+    contended threads measured ~3x slower than on one), else torch's default."""
+    epochs: int | None = None
+    """None: the preset's."""
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    text_learning_rate: float | None = None
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.06
+    patience: int = 3
+    pos_weight: float | None = None
+    """None: sqrt(negatives / positives), counted over the rows an epoch sees."""
+    negative_ratio: float | None = 20.0
+    """Each epoch sees every fraud and a fresh random sample of this many legitimate rows per
+    fraud (None or 0: all rows every epoch). With ~2% fraud this cuts an epoch ~2.5x while every
+    legitimate row is still seen over the epochs; calibration on the untouched validation split
+    removes the shift in base rate."""
+    max_length: int | None = None
+    """Tokens per narrative; None: the 99th percentile of the training narratives, rounded up
+    to a multiple of 8, at most the preset's."""
+    min_count: int = 5
+    """A category value needs this many training rows to get its own embedding."""
+    calibration: Method = "platt"
+    stage1: bool = True
+    """Also train the cascade's stage 1 (LightGBM on the same features and split) and choose the
+    uncertain band on validation (`cascade.json`)."""
+    lm_share: float = 0.2
+    """The most validation traffic the band may send to the language model."""
+    target_precision: float | None = None
+    alert_budget: float | None = None
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    module: FraudClassifier
+    config: ModelConfig
+    tokenizer: Tokenizer | None
+    preprocessor: Preprocessor
+    calibration: Calibration
+    thresholds: Thresholds
+    metrics: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    """Stage 1 and cascade files for the folder (see `fit_stage1`)."""
+
+
+# ---- splits ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainSplit:
+    train: np.ndarray
+    validation: np.ndarray
+    info: dict[str, Any]
+
+
+def choose_split(
+    table: FeatureTable,
+    *,
+    train_start: str | None = None,
+    train_days: int | None = None,
+    valid_days: float | None = None,
+) -> TrainSplit:
+    """Training and validation rows (see the module docstring); unknown labels dropped."""
+    from fraudstream.model.protocol import parse_start, split_tail, time_split
+
+    ts = table.timestamps
+    if train_start is not None:
+        start = parse_start(train_start)
+        end = start + (train_days or 7) * DAY_S
+        window = np.flatnonzero((ts >= start) & (ts < end))
+        if window.size == 0:
+            raise ValueError(f"no transaction in the training window starting {train_start}")
+        info: dict[str, Any] = {
+            "name": "window",
+            "train_start": train_start,
+            "train_days": train_days or 7,
+        }
+        rows = window
+    else:
+        split = time_split(ts)
+        info = {"name": "time", **split.info}
+        rows = np.concatenate([split.train, split.validation])
+        if valid_days is None:
+            return _labelled(table, split.train, split.validation, info)
+    if valid_days is not None:
+        cut = float(ts[rows].max()) - valid_days * DAY_S
+        train, valid = rows[ts[rows] <= cut], rows[ts[rows] > cut]
+        info["valid_days"] = valid_days
+    else:
+        train, valid = split_tail(rows, ts, 0.2)
+        info["valid_fraction"] = 0.2
+    return _labelled(table, train, valid, info)
+
+
+def _labelled(
+    table: FeatureTable, train: np.ndarray, valid: np.ndarray, info: dict[str, Any]
+) -> TrainSplit:
+    train = train[table.labels[train] >= 0]
+    valid = valid[table.labels[valid] >= 0]
+    if train.size == 0 or valid.size == 0:
+        raise ValueError("the split leaves no labelled training or validation rows")
+    for name, idx in (("train", train), ("validation", valid)):
+        y = table.labels[idx]
+        info[f"{name}_rows"] = int(idx.size)
+        info[f"{name}_frauds"] = int((y == 1).sum())
+        info[f"{name}_from"] = _iso(float(table.timestamps[idx].min()))
+        info[f"{name}_to"] = _iso(float(table.timestamps[idx].max()))
+    if not (table.labels[train] == 1).any():
+        raise ValueError("no fraud in the training rows: nothing to learn from")
+    return TrainSplit(train, valid, info)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+# ---- determinism ---------------------------------------------------------------------------------
+
+
+def default_threads() -> int | None:
+    return 1 if (os.cpu_count() or 1) <= 2 else None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def deterministic(device: torch.device) -> Iterator[None]:
+    previous = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cuda":
+        # cuBLAS is only deterministic with a fixed workspace; must be set before its first use.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
+# ---- fitting -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tensors:
+    numeric: torch.Tensor
+    categorical: torch.Tensor
+    input_ids: torch.Tensor | None
+    attention_mask: torch.Tensor | None
+    labels: torch.Tensor
+    lengths: np.ndarray | None
+    """Real tokens per row, for length bucketing."""
+
+    def batch(self, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor | None, ...]:
+        sel = torch.from_numpy(idx)
+        ids = mask = None
+        if self.input_ids is not None and self.attention_mask is not None:
+            mask = self.attention_mask[sel]
+            # Trim to the longest narrative of this batch: attention costs grow with length.
+            width = max(int(mask.sum(1).max()), 1)
+            ids = self.input_ids[sel, :width].to(device)
+            mask = mask[:, :width].to(device)
+        return (
+            ids,
+            mask,
+            self.numeric[sel].to(device),
+            self.categorical[sel].to(device),
+            self.labels[sel].to(device),
+        )
+
+
+def fit(
+    table: FeatureTable,
+    split: TrainSplit,
+    options: TrainOptions,
+    *,
+    init: LoadedModel | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train a model on `table[split.train]`, early-stopped and calibrated on `split.validation`."""
+    from fraudstream.model.metrics import average_precision, expected_calibration_error, roc_auc
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    preset = get_preset(init.config.preset if init is not None else options.preset)
+    seed_everything(options.seed)
+    set_threads(options.threads if options.threads is not None else default_threads())
+    device = resolve_device(options.device)
+    train_idx, valid_idx = split.train, split.validation
+
+    # -- preprocessing, tokenizer, architecture
+    if init is not None:
+        preprocessor, tokenizer, config = init.preprocessor, init.tokenizer, init.config
+        if (table.numeric_names, table.categorical_names) != (
+            list(config.numeric_names),
+            list(config.categorical_names),
+        ):
+            raise ValueError("--init-from: the model's features differ from this data's")
+    else:
+        preprocessor = Preprocessor.fit(
+            table.numeric[train_idx],
+            table.categorical[train_idx],
+            numeric_names=table.numeric_names,
+            categorical_names=table.categorical_names,
+            min_count=options.min_count,
+        )
+        train_texts = [table.narratives[i] for i in train_idx]
+        has_text = any(train_texts)
+        tokenizer = _make_tokenizer(preset, train_texts, options) if has_text else None
+        config = _model_config(preset, preprocessor, tokenizer)
+        if tokenizer is not None:
+            assert config.text is not None
+            say(
+                f"tokenizer: {tokenizer.get_vocab_size()} pieces, max length {config.text.max_length}"
+            )
+        else:
+            say("no narratives in the training data: metadata model (no text tower)")
+
+    torch.manual_seed(options.seed)
+    module = FraudClassifier(config)
+    if init is not None:
+        module.load_state_dict(init.module.state_dict())
+        for p in module.parameters():
+            p.requires_grad_(True)
+    elif preset.tokenizer == "minilm" and module.has_text:
+        load_minilm_weights(module)
+    module.to(device)
+
+    tensors = _tensors(table, preprocessor, tokenizer)
+    y_train = table.labels[train_idx]
+    y_valid = table.labels[valid_idx].astype(np.int64)
+    positives, negatives = train_idx[y_train == 1], train_idx[y_train != 1]
+    n_pos = int(positives.size)
+    n_neg = int(negatives.size)
+    per_epoch_neg = n_neg
+    if options.negative_ratio:
+        per_epoch_neg = min(n_neg, round(options.negative_ratio * n_pos))
+
+    def epoch_rows(rng: np.random.Generator) -> np.ndarray:
+        if per_epoch_neg == n_neg:
+            return train_idx
+        return np.concatenate([positives, rng.choice(negatives, per_epoch_neg, replace=False)])
+
+    pos_weight = options.pos_weight or math.sqrt(per_epoch_neg / max(n_pos, 1))
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+
+    epochs = options.epochs or preset.epochs
+    batch_size = options.batch_size or preset.batch_size
+    # Chunked length bucketing leaves a short batch per chunk: count them as they will come.
+    sample = epoch_rows(np.random.default_rng(0))
+    steps_per_epoch = len(_batches(np.random.default_rng(0), sample, tensors.lengths, batch_size))
+    total_steps = max(epochs * steps_per_epoch, 1)
+    optimizer = torch.optim.AdamW(
+        _param_groups(module, options, preset), lr=options.learning_rate or preset.learning_rate
+    )
+    warmup = max(1, int(options.warmup_fraction * total_steps))
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
+    params = count_parameters(module)
+    say(
+        f"training {preset.name}: {params['total']:,} parameters on {device}, "
+        f"{train_idx.size:,} rows ({n_pos:,} frauds), validation {valid_idx.size:,} rows "
+        f"({int(y_valid.sum()):,} frauds), {n_pos + per_epoch_neg:,} rows per epoch, "
+        f"pos_weight {pos_weight:.1f}, {torch.get_num_threads()} threads"
+    )
+
+    history: list[dict[str, float]] = []
+    best_ap, best_epoch, best_state = -1.0, -1, copy.deepcopy(module.state_dict())
+    stale = 0
+    started = time.perf_counter()
+    with deterministic(device):
+        bar = _progress(total_steps, enabled=options.progress)
+        step = 0
+        for epoch in range(epochs):
+            module.train()
+            rng = np.random.default_rng([options.seed, epoch])
+            total_loss = 0.0
+            rows = epoch_rows(rng)
+            for b, idx in enumerate(_batches(rng, rows, tensors.lengths, batch_size)):
+                ids, mask, num, cat, y = tensors.batch(idx, device)
+                assert num is not None and cat is not None and y is not None
+                logits = module(ids, mask, num, cat)
+                loss = loss_fn(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                total_loss += loss.detach().item()
+                running = total_loss / (b + 1)
+                bar.update(running, best_ap)
+            valid_logits = _logits(module, tensors, valid_idx, device, batch_size * 4)
+            ap = average_precision(y_valid, valid_logits)
+            history.append({"epoch": epoch + 1, "loss": running, "valid_ap": ap})
+            bar.update(running, ap, force=True)
+            if ap > best_ap:
+                best_ap, best_epoch, stale = ap, epoch + 1, 0
+                best_state = copy.deepcopy(module.state_dict())
+            else:
+                stale += 1
+                if stale >= options.patience:
+                    break
+        bar.close()
+    train_seconds = time.perf_counter() - started
+    module.load_state_dict(best_state)
+    module.eval()
+
+    # -- calibration, thresholds, text baseline on validation
+    valid_logits = _logits(module, tensors, valid_idx, device, batch_size * 4)
+    calibration = fit_calibration(valid_logits, y_valid, options.calibration)
+    probs = calibration.apply(valid_logits)
+    thresholds = choose_thresholds(
+        probs,
+        y_valid,
+        target_precision=options.target_precision,
+        alert_budget=options.alert_budget,
+    )
+    if tensors.input_ids is not None:
+        legit = valid_idx[y_valid == 0]
+        preprocessor = replace(
+            preprocessor, text_baseline=_mean_text_vector(module, tensors, legit, device)
+        )
+    raw_probs = 1 / (1 + np.exp(-valid_logits))
+    metrics = {
+        "validation": {
+            "average_precision": ap_round(average_precision(y_valid, valid_logits)),
+            "roc_auc": ap_round(roc_auc(y_valid, valid_logits)),
+            "ece_uncalibrated": ap_round(expected_calibration_error(y_valid, raw_probs)),
+            "ece_calibrated": ap_round(expected_calibration_error(y_valid, probs)),
+            "rows": int(valid_idx.size),
+            "frauds": int(y_valid.sum()),
+        },
+        "train": {"rows": int(train_idx.size), "frauds": n_pos},
+        "best_epoch": best_epoch,
+        "epochs_run": len(history),
+        "train_seconds": round(train_seconds, 2),
+        "pos_weight": round(pos_weight, 4),
+        "parameters": params,
+    }
+    extra: dict[str, bytes] = {}
+    if options.stage1:
+        extra, metrics["cascade"] = fit_stage1(
+            table, split, calibration.apply(valid_logits), lm_share=options.lm_share, log=say
+        )
+    return TrainResult(
+        module=module.cpu(),
+        config=config,
+        tokenizer=tokenizer,
+        preprocessor=preprocessor,
+        calibration=calibration,
+        thresholds=thresholds,
+        metrics=metrics,
+        history=history,
+        extra_files=extra,
+    )
+
+
+def fit_stage1(
+    table: FeatureTable,
+    split: TrainSplit,
+    model_valid: np.ndarray,
+    *,
+    lm_share: float,
+    log: Callable[[str], None],
+) -> tuple[dict[str, bytes], dict[str, Any]]:
+    """The cascade's stage 1 (`fraudstream.model.gbdt`) and its uncertain band.
+
+    The band `[low, high)` of stage-1 scores that is sent to the language model is chosen on
+    validation: among bands from stage-1 score quantiles that send at most `lm_share` of the
+    traffic, the one whose cascade (language model inside the band, stage 1 outside) has the
+    best average precision; ties go to less traffic. Returns the files for the model folder and
+    the validation figures for the card.
+    """
+    import json
+    import tempfile
+
+    from fraudstream.model.gbdt import GBDTModel, GBDTParams
+    from fraudstream.model.metrics import average_precision
+
+    t0 = time.perf_counter()
+    train, valid = split.train, split.validation
+    # No refit on train + validation: the band is chosen on validation, so stage 1 must not
+    # have seen it (a refit model scores its own training rows there, and looks far better).
+    gbdt = GBDTModel.fit(
+        table.numeric[train],
+        table.categorical[train],
+        table.labels[train],
+        valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
+        numeric_names=table.numeric_names,
+        categorical_names=table.categorical_names,
+        params=GBDTParams(refit=False),
+    )
+    stage1 = gbdt.predict_proba(table.numeric[valid], table.categorical[valid])
+    y = table.labels[valid].astype(np.int64)
+    # Candidate cut points: stage-1 scores at fixed shares of the traffic, highest first.
+    shares = [s for s in (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5) if s <= lm_share]
+    order = np.sort(stage1)[::-1]
+    cuts = sorted({float(order[min(len(order) - 1, int(s * len(order)))]) for s in shares})
+    best: tuple[float, float, float, float] | None = None  # (ap, -share, low, high)
+    for low in cuts:
+        for high in [c for c in cuts if c > low] + [math.inf]:
+            routed = (stage1 >= low) & (stage1 < high)
+            share = float(routed.mean())
+            if share > lm_share:
+                continue
+            ap = average_precision(y, np.where(routed, model_valid, stage1))
+            if best is None or (ap, -share) > best[:2]:
+                best = (ap, -share, low, high)
+    assert best is not None
+    ap, neg_share, low, high = best
+    figures = {
+        "band": [low, None if math.isinf(high) else high],
+        "validation_ap_cascade": ap_round(ap),
+        "validation_ap_stage1": ap_round(average_precision(y, stage1)),
+        "validation_ap_language_model": ap_round(average_precision(y, model_valid)),
+        "validation_share_to_language_model": round(-neg_share, 4),
+    }
+    log(
+        f"stage 1: GBDT validation AP {figures['validation_ap_stage1']:.4f}; band [{low:.4g}, "
+        f"{high:.4g}) sends {-neg_share:.1%} to the language model, cascade AP {ap:.4f} "
+        f"({time.perf_counter() - t0:.1f}s)"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        gbdt.save(tmp)
+        files = {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
+    # A high end of 1.0 + epsilon stands for "no upper end": probabilities never reach it.
+    band = {**figures, "band": [low, high if math.isfinite(high) else 1.000001]}
+    files["cascade.json"] = (json.dumps(band, indent=2, sort_keys=True) + "\n").encode()
+    return files, figures
+
+
+def ap_round(x: float) -> float:
+    return round(float(x), 6)
+
+
+def _make_tokenizer(preset: Preset, texts: Sequence[str], options: TrainOptions) -> Tokenizer:
+    ceiling = preset.text.max_length
+    if preset.tokenizer == "minilm":
+        tok = load_minilm_tokenizer(max_length=ceiling)
+    else:
+        tok = train_wordpiece(texts, vocab_size=preset.tokenizer_vocab_size, max_length=ceiling)
+    if options.max_length is not None:
+        length = options.max_length
+    else:
+        # Enough for 99.9% of narratives untruncated; shorter shapes are cheaper at serve time.
+        p999 = float(np.percentile(token_lengths(tok, list(texts[:20000])), 99.9))
+        length = min(ceiling, max(16, 8 * math.ceil(p999 / 8)))
+    tok.enable_truncation(max_length=length)
+    return tok
+
+
+def _model_config(preset: Preset, pre: Preprocessor, tokenizer: Tokenizer | None) -> ModelConfig:
+    text = None
+    if tokenizer is not None:
+        trunc = tokenizer.truncation
+        assert trunc is not None
+        text = replace(
+            preset.text,
+            vocab_size=tokenizer.get_vocab_size(),
+            max_length=int(trunc["max_length"]),
+            max_position_embeddings=max(
+                preset.text.max_position_embeddings, int(trunc["max_length"])
+            ),
+        )
+    cards = tuple(pre.cardinalities)
+    return ModelConfig(
+        preset=preset.name,
+        text=text,
+        numeric_names=tuple(pre.numeric_names),
+        categorical_names=tuple(pre.categorical_names),
+        categorical_cardinalities=cards,
+        categorical_dims=tuple(embedding_dim(c) for c in cards),
+        meta_hidden=preset.meta_hidden,
+        fusion_hidden=preset.fusion_hidden,
+        dropout=preset.dropout,
+        tokenizer=preset.tokenizer if tokenizer is not None else None,
+        numeric_embedding_dim=preset.numeric_embedding_dim,
+        text_dropout=preset.text_dropout,
+    )
+
+
+def _tensors(table: FeatureTable, pre: Preprocessor, tokenizer: Tokenizer | None) -> _Tensors:
+    ids = mask = None
+    if tokenizer is not None:
+        # Tokenised once for all epochs, padded to the longest; batches trim the padding.
+        ids_np, mask_np, _ = encode(tokenizer, table.narratives)
+        ids, mask = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
+    return _Tensors(
+        numeric=torch.from_numpy(pre.transform_numeric(table.numeric)),
+        categorical=torch.from_numpy(pre.transform_categorical(table.categorical)),
+        input_ids=ids,
+        attention_mask=mask,
+        labels=torch.from_numpy(np.clip(table.labels, 0, 1).astype(np.float32)),
+        lengths=mask.sum(1).numpy() if mask is not None else None,
+    )
+
+
+def _batches(
+    rng: np.random.Generator, rows: np.ndarray, lengths: np.ndarray | None, batch_size: int
+) -> list[np.ndarray]:
+    """Shuffled batches; with narratives, rows of similar token length share a batch.
+
+    Rows are shuffled, cut into chunks of 32 batches, sorted by length inside each chunk, batched,
+    and the batches shuffled again: every batch is a random sample of its chunk's length range,
+    and padding (most of the text tower's cost on short narratives) nearly vanishes.
+    """
+    order = rng.permutation(rows)
+    if lengths is None:
+        return [order[i : i + batch_size] for i in range(0, order.size, batch_size)]
+    chunk = 32 * batch_size
+    batches: list[np.ndarray] = []
+    for c in range(0, order.size, chunk):
+        part = order[c : c + chunk]
+        part = part[np.argsort(lengths[part], kind="stable")]
+        batches.extend(part[i : i + batch_size] for i in range(0, part.size, batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _param_groups(
+    module: FraudClassifier, options: TrainOptions, preset: Preset
+) -> list[dict[str, Any]]:
+    """Text tower and head at their own rates; no weight decay on biases, norms or embeddings
+    (decaying them only shrinks what they represent)."""
+    lr = options.learning_rate or preset.learning_rate
+    text_lr = options.text_learning_rate or preset.text_learning_rate
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, p in module.named_parameters():
+        is_text = name.startswith("text.")
+        decay = p.ndim >= 2 and "embeddings" not in name
+        groups.setdefault((is_text, decay), []).append(p)
+    return [
+        {
+            "params": params,
+            "lr": text_lr if is_text else lr,
+            "weight_decay": options.weight_decay if decay else 0.0,
+        }
+        for (is_text, decay), params in sorted(groups.items())
+    ]
+
+
+def _logits(
+    module: FraudClassifier, tensors: _Tensors, idx: np.ndarray, device: torch.device, batch: int
+) -> np.ndarray:
+    module.eval()
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for b in range(0, idx.size, batch):
+            ids, mask, num, cat, _ = tensors.batch(idx[b : b + batch], device)
+            assert num is not None and cat is not None
+            out.append(module(ids, mask, num, cat).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def _mean_text_vector(
+    module: FraudClassifier, tensors: _Tensors, idx: np.ndarray, device: torch.device
+) -> list[float] | None:
+    if idx.size == 0:
+        return None
+    idx = idx[:5000]
+    total: torch.Tensor | None = None
+    with torch.inference_mode():
+        for b in range(0, idx.size, 512):
+            ids, mask, _, _, _ = tensors.batch(idx[b : b + 512], device)
+            vec = module.text_vector(ids, mask).float().sum(0)  # type: ignore[arg-type]
+            total = vec if total is None else total + vec
+    assert total is not None
+    return [round(float(v), 6) for v in (total / idx.size).cpu()]
+
+
+class _Bar:
+    """tqdm on stderr with loss and validation AP, or nothing."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self._bar: Any = None
+        self._last = 0.0
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, file=sys.stderr, unit="step", dynamic_ncols=True)
+
+    def update(self, loss: float, valid_ap: float, *, force: bool = False) -> None:
+        if self._bar is None:
+            return
+        if not force:
+            self._bar.update(1)
+        now = time.monotonic()
+        if force or now - self._last > 0.5:
+            self._last = now
+            ap = "-" if valid_ap < 0 else f"{valid_ap:.4f}"
+            self._bar.set_postfix_str(f"loss {loss:.4f} valid AP {ap}", refresh=force)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _progress(total: int, *, enabled: bool) -> _Bar:
+    return _Bar(total, enabled)
+
+
+# ---- end to end ----------------------------------------------------------------------------------
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def environment() -> dict[str, Any]:
+    import tokenizers
+    import transformers
+
+    from fraudstream import __version__
+
+    hardware: dict[str, Any] = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if torch.cuda.is_available():
+        hardware["cuda_device"] = torch.cuda.get_device_name(0)
+    return {
+        "libraries": {
+            "fraudstream": __version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "tokenizers": tokenizers.__version__,
+            "numpy": np.__version__,
+        },
+        "platform": platform.platform(),
+        "hardware": hardware,
+    }
+
+
+def model_card(
+    result: TrainResult,
+    *,
+    options: TrainOptions,
+    split: TrainSplit,
+    data: dict[str, Any],
+    command: str,
+    init_from: str | None,
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        "created": _iso(time.time()),
+        "command": command,
+        "data": data,
+        "split": split.info,
+        "metrics": result.metrics,
+        "history": result.history,
+        "thresholds": result.thresholds.to_json(),
+        "calibration": result.calibration.method,
+        "options": {k: v for k, v in asdict(options).items() if k != "progress"},
+        "seed": options.seed,
+        "init_from": init_from,
+        "total_seconds": round(seconds, 2),
+        **environment(),
+    }
+
+
+def train_file(
+    data: str | Path,
+    mapping: str,
+    out_dir: str | Path,
+    options: TrainOptions,
+    *,
+    features: str | None = None,
+    train_start: str | None = None,
+    train_days: int | None = None,
+    delay_days: float | None = None,
+    valid_days: float | None = None,
+    max_rows: int | None = None,
+    init_from: str | Path | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[str, TrainResult]:
+    """The `fraudstream train` command as a function; returns (version, result)."""
+    from itertools import islice
+
+    from fraudstream.features.dataset import EventErrors, build_features, iter_events
+    from fraudstream.mapping import Mapping
+    from fraudstream.model.protocol import parse_start
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    started = time.perf_counter()
+    init = load_model(init_from, device="cpu") if init_from is not None else None
+    field_mapping = Mapping.load(mapping)
+    spec = init.spec if init is not None else resolve_spec(features or mapping, delay_days)
+    field_mapping.check_spec(spec)
+    delay_s = (delay_days if delay_days is not None else 7.0) * DAY_S
+
+    skipped = EventErrors()
+    events: Iterator[Any] = iter_events(data, field_mapping, errors="skip", skipped=skipped)
+    if max_rows is not None:
+        events = islice(events, max_rows)
+    if train_start is not None:
+        # Files are in time order (as the stream replays them): nothing after the window matters.
+        end = parse_start(train_start) + (train_days or 7) * DAY_S
+        events = _until(events, end)
+    t0 = time.perf_counter()
+    table = build_features(events, spec, label_delay_s=delay_s)
+    say(
+        f"features: {len(table):,} transactions in {time.perf_counter() - t0:.1f}s"
+        + (f" ({skipped.count:,} records skipped)" if skipped.count else "")
+    )
+    split = choose_split(
+        table, train_start=train_start, train_days=train_days, valid_days=valid_days
+    )
+    result = fit(table, split, options, init=init, log=say)
+    data_info = {
+        "path": Path(data).name,
+        "sha256": file_sha256(data),
+        "mapping": mapping,
+        "rows_read": len(table),
+        "records_skipped": skipped.count,
+        "max_rows": max_rows,
+        "label_delay_days": delay_s / DAY_S,
+    }
+    card = model_card(
+        result,
+        options=options,
+        split=split,
+        data=data_info,
+        command=command or shlex.join(["fraudstream", *sys.argv[1:]]),
+        init_from=str(init_from) if init_from is not None else None,
+        seconds=time.perf_counter() - started,
+    )
+    version = save_model(
+        out_dir,
+        module=result.module,
+        config=result.config,
+        tokenizer=result.tokenizer,
+        preprocessor=result.preprocessor,
+        calibration=result.calibration,
+        thresholds=result.thresholds,
+        spec=spec,
+        card=card,
+        extra_files=result.extra_files,
+    )
+    return version, result
+
+
+def _until(events: Iterator[Any], end: float) -> Iterator[Any]:
+    for ev in events:
+        if ev.timestamp >= end:
+            return
+        yield ev
+
+
+def resolve_spec(features: str, delay_days: float | None) -> FeatureSpec:
+    """A feature spec by preset name (`native`, `handbook`) or a JSON file path."""
+    from fraudstream.features.spec import FeatureSpec
+
+    if features == "native":
+        return FeatureSpec.native()
+    if features == "handbook":
+        return FeatureSpec.handbook(delay_days=delay_days if delay_days is not None else 7)
+    path = Path(features)
+    if path.suffix == ".json" and path.is_file():
+        return FeatureSpec.from_json(path.read_bytes())
+    raise ValueError(
+        f"feature spec {features!r}: give 'native', 'handbook' or a feature spec JSON file "
+        "(--features; the default is the mapping's name)"
+    )
+
+
+DEFAULT_COUNT = 30_000
+DEFAULT_EPOCHS = 8
+
+
+def build_default_model(
+    out_dir: Path, *, count: int = DEFAULT_COUNT, seed: int = 0, threads: int | None = None
+) -> Path:
+    """The processor's default model: tiny, trained on synthetic data (30,000 records, about
+    a week of a 2,000-account bank; 8 epochs), in about two minutes of one CPU core. The synthetic records are written to a JSON-lines file first so that the model card's
+    data hash names real bytes, and training reads them back through the native mapping like any
+    other file."""
+    import tempfile
+
+    import orjson
+
+    from fraudstream.synth import SynthConfig, generate
+
+    with tempfile.TemporaryDirectory(prefix="fraudstream-synth-") as tmp:
+        data = Path(tmp) / f"synthetic-{count}-seed{seed}.jsonl"
+        with open(data, "wb") as f:
+            for record in generate(count, SynthConfig(seed=seed)):
+                f.write(orjson.dumps(record))
+                f.write(b"\n")
+        train_file(
+            data,
+            "native",
+            out_dir,
+            TrainOptions(
+                preset="tiny",
+                seed=seed,
+                device="cpu",
+                threads=threads,
+                epochs=DEFAULT_EPOCHS,
+                progress=False,
+            ),
+            command=f"fraudstream.model.train.build_default_model(count={count}, seed={seed})",
+        )
+    return Path(out_dir)

@@ -1,0 +1,302 @@
+"""The pure core of the processor: from one input record to a unit of work or a dead letter, and
+from a score to the output records.
+
+Theory of operation
+-------------------
+`Admission.admit` takes a plain copy of a Kafka record and returns exactly one of:
+  * `Work`: a valid transaction, mapped to an `Event`, folded into its partition's feature state,
+    with its `FeatureRow` ready for scoring and its deadline set (time read + latency budget);
+  * `Rejected`: the dead-letter bytes to publish, with a machine-readable reason.
+No input is dropped and nothing raises on bad input. The Kafka shell (`stream/processor.py`)
+publishes what comes out and commits an offset only when all of it is acknowledged.
+
+Output records are built by `score_record` and `alert_record`: plain dicts matching
+`schemas/risk_score.schema.json` and `schemas/alert.schema.json`.
+
+No asyncio, Kafka client, faust or torch here: time is passed in, so all of it runs in unit tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fraudstream import __version__
+from fraudstream.events import Event
+from fraudstream.features import FeatureRow
+from fraudstream.logs import mask_identifiers
+from fraudstream.mapping import FieldError
+from fraudstream.mapping import Mapping as FieldMapping
+from fraudstream.records import DecodeError, dead_letter, decode_json, mask, validate_transaction
+
+TP = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class InputRecord:
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def tp(self) -> TP:
+        return (self.topic, self.partition)
+
+
+@dataclass(slots=True)
+class Work:
+    """A transaction on its way to a score."""
+
+    source: InputRecord
+    record: dict[str, Any]
+    event: Event
+    row: FeatureRow
+    read_at: float
+    """Monotonic time when the record was read."""
+    deadline: float
+    """Monotonic time by which its score should be produced."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent per stage so far (decode, state, queue, inference, produce)."""
+    stage1: float | None = None
+    tokens: int = 0
+    token_ids: list[int] | None = None
+    flags: list[str] = field(default_factory=list)
+    ticket: Any = None
+    """The Kafka shell's handle for acknowledging this record's outputs (opaque here)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    source: InputRecord
+    error: DecodeError
+    payload: bytes
+    """The dead-letter record, encoded."""
+
+
+class PartitionState(Protocol):
+    def process(self, event: Event, position: int | None = None) -> FeatureRow: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AdmissionRules:
+    max_message_bytes: int = 1_000_000
+    dlq_max_payload_bytes: int = 900_000
+    latency_budget_s: float = 0.050
+    max_event_age_s: float = 7300 * 86400.0
+    max_future_skew_s: float = 86400.0
+    duplicate_window: int = 100_000
+    require_key: bool = True
+    worker: str = "fraudstream"
+
+
+class Admission:
+    """Decode → validate → map → duplicate check → per-entity state, for one worker."""
+
+    def __init__(self, mapping: FieldMapping, rules: AdmissionRules) -> None:
+        self.mapping = mapping
+        self.rules = rules
+        self.native = mapping.name == "native"
+        # transaction id -> (partition, offset) of its first sighting, per partition; bounded.
+        self._seen: dict[TP, OrderedDict[str, int]] = {}
+
+    def revoke(self, tp: TP) -> None:
+        self._seen.pop(tp, None)
+
+    def admit(
+        self,
+        rec: InputRecord,
+        state: PartitionState,
+        *,
+        now: float,
+        wall_now: float,
+        clock: Any = None,
+    ) -> Work | Rejected:
+        """`now` is monotonic (deadlines), `wall_now` epoch seconds (timestamp sanity)."""
+        t0 = now if clock is None else clock()
+        error = self._check_key(rec)
+        obj: dict[str, Any] | DecodeError
+        if error is None:
+            obj = decode_json(rec.value, max_bytes=self.rules.max_message_bytes)
+            if isinstance(obj, DecodeError):
+                error = obj
+            elif self.native:
+                error = validate_transaction(obj)
+        if error is not None:
+            return self.reject(rec, error, wall_now)
+        assert isinstance(obj, dict)
+        event = self.mapping.to_event(obj)
+        if isinstance(event, FieldError):
+            return self.reject(rec, DecodeError(event.kind, event.message, event.field), wall_now)
+        error = self._check_time(event, wall_now) or self._check_duplicate(rec, event)
+        if error is not None:
+            return self.reject(rec, error, wall_now)
+        t1 = now if clock is None else clock()
+        row = state.process(event, rec.offset)
+        t2 = now if clock is None else clock()
+        return Work(
+            source=rec,
+            record=obj,
+            event=event,
+            row=row,
+            read_at=t0,
+            deadline=t0 + self.rules.latency_budget_s,
+            timings={"decode": t1 - t0, "state": t2 - t1},
+        )
+
+    def reject(self, rec: InputRecord, error: DecodeError, wall_now: float) -> Rejected:
+        payload = dead_letter(
+            error,
+            topic=rec.topic,
+            partition=rec.partition,
+            offset=rec.offset,
+            timestamp_ms=rec.timestamp_ms,
+            key=rec.key,
+            value=rec.value,
+            now_ms=int(wall_now * 1000),
+            processor_version=__version__,
+            worker=self.rules.worker,
+            max_payload_bytes=self.rules.dlq_max_payload_bytes,
+        )
+        return Rejected(rec, error, payload)
+
+    def _check_key(self, rec: InputRecord) -> DecodeError | None:
+        if self.rules.require_key and not rec.key:
+            what = "null" if rec.key is None else "empty"
+            return DecodeError(
+                "bad_key", f"the record key is {what}; the producer must key records by account id"
+            )
+        return None
+
+    def _check_time(self, event: Event, wall_now: float) -> DecodeError | None:
+        age = wall_now - event.timestamp
+        if age > self.rules.max_event_age_s:
+            return DecodeError(
+                "bad_timestamp",
+                f"the transaction is {age / 86400:.0f} days old, over max_event_age_days",
+                "timestamp",
+            )
+        if -age > self.rules.max_future_skew_s:
+            return DecodeError(
+                "bad_timestamp",
+                f"the transaction is {-age:.0f} s in the future, over max_future_skew_s",
+                "timestamp",
+            )
+        return None
+
+    def _check_duplicate(self, rec: InputRecord, event: Event) -> DecodeError | None:
+        """A second record with an id already seen is dead-lettered: scoring it again would alert
+        twice. The same record read again (a replay after a crash) is not a duplicate."""
+        seen = self._seen.get(rec.tp)
+        if seen is None:
+            seen = self._seen[rec.tp] = OrderedDict()
+        first = seen.get(event.transaction_id)
+        if first is None:
+            seen[event.transaction_id] = rec.offset
+            if len(seen) > self.rules.duplicate_window:
+                seen.popitem(last=False)
+            return None
+        if first == rec.offset:
+            return None
+        return DecodeError(
+            "duplicate",
+            f"transaction id already seen at {rec.topic}[{rec.partition}]@{first}",
+            "transaction_id",
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Output records
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    score: float
+    band: str
+    reasons: Sequence[Mapping[str, Any]]
+    model_version: str
+    stage: str
+    alert: bool
+
+
+def band_of(score: float, alert_threshold: float, block_threshold: float) -> str:
+    if score >= block_threshold:
+        return "block"
+    if score >= alert_threshold:
+        return "review"
+    return "allow"
+
+
+def score_record(work: Work, decision: Decision, *, now_ms: int) -> dict[str, Any]:
+    src = work.source
+    return {
+        "transaction_id": work.event.transaction_id,
+        "account_id": work.event.entities.get("account", ""),
+        "score": round(decision.score, 6),
+        "band": decision.band,
+        # a reason may quote the narrative: no card or account number in it
+        "reasons": [_masked_reason(r) for r in decision.reasons],
+        "model_version": decision.model_version,
+        "stage": decision.stage,
+        "flags": work.flags,
+        "timings_ms": {k: round(v * 1000.0, 3) for k, v in work.timings.items()},
+        "source": {
+            "topic": src.topic,
+            "partition": src.partition,
+            "offset": src.offset,
+            "timestamp_ms": src.timestamp_ms,
+        },
+        "scored_at_ms": now_ms,
+    }
+
+
+def _masked_reason(reason: Mapping[str, Any]) -> dict[str, Any]:
+    text = reason.get("text")
+    return {**reason, "text": mask_identifiers(text)} if isinstance(text, str) else dict(reason)
+
+
+def account_ref(account: str) -> str:
+    """A stable pseudonym of an account for joining and filtering alerts without the number."""
+    return hashlib.sha256(account.encode()).hexdigest()[:20]
+
+
+def alert_record(score: dict[str, Any], work: Work, threshold: float) -> dict[str, Any]:
+    """The score (account masked) plus a transaction summary with account and card masked."""
+    ev = work.event
+    account = ev.entities.get("account", "")
+    score = {**score, "account_id": mask(account)}
+    rec = work.record
+    merchant = rec.get("merchant") if isinstance(rec.get("merchant"), dict) else None
+    counterparty = rec.get("counterparty") if isinstance(rec.get("counterparty"), dict) else None
+    return {
+        "alert_id": f"alert-{ev.transaction_id}",
+        "threshold": threshold,
+        "score_record": score,
+        "transaction": {
+            "transaction_id": ev.transaction_id,
+            "account": mask(account),
+            "account_ref": account_ref(account),
+            "card": mask(ev.entities.get("card")),
+            "timestamp": rec.get("timestamp")
+            if isinstance(rec.get("timestamp"), str)
+            else _iso(ev.timestamp),
+            "amount": ev.amount,
+            "currency": rec.get("currency") if isinstance(rec.get("currency"), str) else "",
+            "channel": ev.categorical.get("channel"),
+            "merchant": merchant.get("name") if merchant else ev.entities.get("merchant"),
+            "merchant_country": merchant.get("country") if merchant else None,
+            "counterparty_country": counterparty.get("country") if counterparty else None,
+            "narrative": mask_identifiers(ev.narrative) if ev.narrative else None,
+        },
+    }
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")

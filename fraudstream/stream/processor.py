@@ -1,0 +1,612 @@
+"""The processor: a Kafka shell around the pure core.
+
+Theory of operation
+-------------------
+Three loops share one event loop, plus two threads for the model (see `runtime/runner.py`):
+
+* **fetch**: `getmany` from the input topic (consumer group, key = account id); each record is
+  registered with the offset tracker, then admitted (`pipeline.Admission`: decode, validate, map,
+  per-entity state) or dead-lettered. Stage 1 scores the fetched batch at once; confident scores are
+  final, the uncertain band is tokenised off the loop and queued in the micro-batching scheduler.
+  When more than `max_in_flight` records are read but not yet acknowledged, the consumer pauses
+  its partitions and resumes below half of that (bounded hand-offs: nothing buffers without bound).
+* **dispatch**: takes an engine slot, then asks the scheduler `poll(now, free_at)`; runs a batch or
+  sleeps until the scheduler's wake-up time or new work.
+* **commit**: every `commit_interval_ms` it follows the commit sequence of `batching/offsets.py`:
+  1. take the committable offsets (contiguous prefix of inputs whose outputs are all acknowledged),
+  2. write the changed per-entity state to the changelog and wait for its acknowledgements,
+  3. commit the offsets to the consumer group.
+  A crash between any two steps repeats work on restart (at-least-once), never loses it; state is
+  written before offsets, and replayed records do not fold twice into it (position check).
+
+Every output (score, alert, dead letter) is sent with a callback that acknowledges it to the
+tracker; a failed send is retried, and after repeated failures the processor stops without
+committing, so a restart replays the input.
+
+Shutdown (SIGTERM, SIGINT, `--exit-when-idle`): stop fetching, let the scheduler and the engine
+drain the in-flight batches, commit, leave the group, exit — bounded by `shutdown_timeout_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import os
+import signal
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+
+from fraudstream.batching import (
+    Dispatch,
+    Idle,
+    Item,
+    LatencyModel,
+    OffsetTracker,
+    Scheduler,
+    Ticket,
+    Wait,
+)
+from fraudstream.config import Settings
+from fraudstream.features import FeatureSpec, FeatureState
+from fraudstream.mapping import Mapping as FieldMapping
+from fraudstream.pipeline import (
+    TP,
+    Admission,
+    AdmissionRules,
+    Decision,
+    InputRecord,
+    Rejected,
+    Work,
+    alert_record,
+    band_of,
+    score_record,
+)
+from fraudstream.runtime.runner import InferenceRunner
+from fraudstream.runtime.scoring import Reason, Scoring, route
+from fraudstream.stream.clients import check_connection, make_consumer, make_producer
+from fraudstream.stream.state_store import StateStore
+from fraudstream.stream.topics import prepare_topics
+
+log = logging.getLogger(__name__)
+
+MAX_SEND_ATTEMPTS = 5
+FETCH_CHUNK = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Output:
+    ticket: Ticket
+    topic: str
+    key: bytes | None
+    value: bytes
+    attempt: int
+
+
+@dataclass
+class Counters:
+    records_in: int = 0
+    scored: int = 0
+    alerts: int = 0
+    dead_letters: int = 0
+    language_model: int = 0
+    late: int = 0
+    batches: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+    dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        elapsed = max(time.monotonic() - self.started_at, 1e-9)
+        return {
+            "records_in": self.records_in,
+            "scored": self.scored,
+            "alerts": self.alerts,
+            "dead_letters": self.dead_letters,
+            "dead_letter_kinds": dict(self.dead_letter_kinds),
+            "language_model": self.language_model,
+            "late": self.late,
+            "batches": self.batches,
+            "elapsed_s": round(elapsed, 3),
+            "throughput_per_s": round(self.scored / elapsed, 1),
+        }
+
+
+Listener = Callable[[str, dict[str, Any]], None]
+"""Called with (kind, record) for every output: kind is score, alert or dead_letter."""
+
+
+class Processor:
+    def __init__(
+        self,
+        settings: Settings,
+        scoring: Scoring,
+        *,
+        mapping: FieldMapping,
+        spec: FeatureSpec,
+        worker_id: str | None = None,
+        listener: Listener | None = None,
+    ) -> None:
+        self.settings = settings
+        self.scoring = scoring
+        self.spec = spec
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+        self.listener = listener
+        self.counters = Counters()
+        self.admission = Admission(
+            mapping,
+            AdmissionRules(
+                max_message_bytes=settings.max_message_bytes,
+                dlq_max_payload_bytes=settings.dlq_max_payload_bytes,
+                latency_budget_s=settings.latency_budget_ms / 1000.0,
+                max_event_age_s=settings.max_event_age_days * 86400.0,
+                max_future_skew_s=settings.max_future_skew_s,
+                duplicate_window=settings.duplicate_window,
+                worker=self.worker_id,
+            ),
+        )
+        self.tracker = OffsetTracker()
+        self.latency_model = LatencyModel()
+        self.scheduler: Scheduler[Work] = Scheduler(
+            max_batch_size=settings.max_batch_size,
+            token_budget=settings.token_budget,
+            bucket_edges=(8, 16, 24, 32, 48, 64, 128),
+            model=self.latency_model,
+            margin=settings.latency_margin_ms / 1000.0,
+        )
+        self.runner: InferenceRunner[list[Work], Any, tuple[np.ndarray, dict[int, list[Reason]]]]
+        self.runner = InferenceRunner(self._prepare, self._infer, name="fraudstream")
+        self.states: dict[int, FeatureState] = {}
+        self._tokenizer_pool = ThreadPoolExecutor(1, thread_name_prefix="fraudstream-tokenize")
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._store: StateStore | None = None
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._fatal: BaseException | None = None
+        self._paused = False
+        self._last_input = time.monotonic()
+        self._batch_tasks: set[asyncio.Future[Any]] = set()
+        self._outbox: deque[_Output] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._assigned: set[int] = set()
+        self.ready = asyncio.Event()
+        """Set once the processor has joined its group and restored its state."""
+
+    # ------------------------------------------------------------------------------ lifecycle
+
+    def stop(self) -> None:
+        """Ask the processor to drain and exit (safe to call from a signal handler)."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(
+        self, *, exit_when_idle: float | None = None, install_signals: bool = False
+    ) -> Counters:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        if install_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop)
+        # Fail fast, naming the setting, on wrong credentials or an untrusted certificate.
+        await check_connection(settings.kafka)
+        partitions = await prepare_topics(settings)
+        self._producer = make_producer(
+            settings.kafka, client_id=f"{settings.kafka.client_id}-{self.worker_id}"
+        )
+        await self._producer.start()
+        self._store = StateStore(settings, self.spec, self._producer, partitions=partitions)
+        await self._store.start()
+        self._consumer = make_consumer(
+            settings.kafka,
+            group_id=settings.group_id,
+            client_id=f"{settings.kafka.client_id}-{self.worker_id}",
+            max_poll_records=min(2000, settings.max_in_flight),
+        )
+        self._consumer.subscribe([settings.topics.input], listener=_Rebalance(self))
+        await self._consumer.start()
+        tasks = [
+            asyncio.create_task(self._fetch_loop(exit_when_idle), name="fetch"),
+            asyncio.create_task(self._dispatch_loop(), name="dispatch"),
+            asyncio.create_task(self._commit_loop(), name="commit"),
+            asyncio.create_task(self._sender_loop(), name="sender"),
+        ]
+        try:
+            await self._stopping.wait()
+            await self._drain(tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._close()
+            if install_signals:
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+        if self._fatal is not None:
+            raise RuntimeError(
+                f"processor stopped after an unrecoverable error: {self._fatal}"
+            ) from self._fatal
+        return self.counters
+
+    async def _drain(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        fetch = tasks[0]
+        with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(
+                asyncio.shield(fetch), timeout=max(0.0, deadline - time.monotonic())
+            )
+        while (
+            len(self.scheduler) or self.tracker.in_flight() or self._outbox
+        ) and time.monotonic() < deadline:
+            if self._fatal is not None:
+                break
+            self._wake.set()
+            await asyncio.sleep(0.01)
+        if self.tracker.in_flight():
+            log.warning(
+                "shutdown timeout: %d records still in flight; they will be read again on restart",
+                self.tracker.in_flight(),
+            )
+        if self._fatal is None:
+            await self._commit()
+
+    async def _close(self) -> None:
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self._consumer.stop()
+        if self._store is not None:
+            await self._store.stop()
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await self._producer.stop()
+        self.runner.close()
+        self._tokenizer_pool.shutdown(wait=True)
+
+    # ------------------------------------------------------------------------------ fetch
+
+    async def _fetch_loop(self, exit_when_idle: float | None) -> None:
+        assert self._consumer is not None
+        consumer = self._consumer
+        max_in_flight = self.settings.max_in_flight
+        while not self._stopping.is_set():
+            if self._paused and self.tracker.in_flight() < max_in_flight // 2:
+                consumer.resume(*consumer.assignment())
+                self._paused = False
+            # Small chunks: one chunk's admission, stage 1 and routing must stay well inside the
+            # latency budget, and the dispatcher and sender get the loop between chunks.
+            data = await consumer.getmany(timeout_ms=20, max_records=FETCH_CHUNK)
+            now = time.monotonic()
+            if not data:
+                if (
+                    exit_when_idle is not None
+                    and self.ready.is_set()
+                    and now - self._last_input >= exit_when_idle
+                    and not self.tracker.in_flight()
+                    and not len(self.scheduler)
+                ):
+                    log.info("input idle for %.1f s: stopping", exit_when_idle)
+                    self.stop()
+                continue
+            works = self._admit(data)
+            if works:
+                await self._route(works)
+            self._last_input = time.monotonic()
+            if not self._paused and self.tracker.in_flight() >= max_in_flight:
+                consumer.pause(*consumer.assignment())
+                self._paused = True
+
+    def _admit(self, data: dict[TopicPartition, list[Any]]) -> list[Work]:
+        works: list[Work] = []
+        wall = time.time()
+        perf = time.monotonic
+        for tp, messages in data.items():
+            state = self.states.get(tp.partition)
+            if state is None:
+                # Revoked while the fetch was in flight (its new owner reads it), or assigned
+                # but not restored yet: then read these records again once it is, instead of
+                # letting the consumer's position run past them.
+                consumer = self._consumer
+                if messages and consumer is not None and tp in consumer.assignment():
+                    consumer.seek(tp, messages[0].offset)
+                continue
+            key: TP = (tp.topic, tp.partition)
+            for m in messages:
+                ticket = self.tracker.read(key, m.offset)
+                self.counters.records_in += 1
+                rec = InputRecord(tp.topic, tp.partition, m.offset, m.timestamp, m.key, m.value)
+                out = self.admission.admit(rec, state, now=perf(), wall_now=wall, clock=perf)
+                if isinstance(out, Rejected):
+                    self._emit_dead_letter(out, ticket)
+                else:
+                    out.ticket = ticket
+                    works.append(out)
+        return works
+
+    async def _route(self, works: list[Work]) -> None:
+        rows = [w.row for w in works]
+        stage1 = self.scoring.stage1(rows)
+        to_lm = route(stage1, self.scoring.band, len(works))
+        final: list[int] = []
+        for i, work in enumerate(works):
+            if stage1 is not None:
+                work.stage1 = float(stage1[i])
+            if not to_lm[i]:
+                final.append(i)
+        if final:
+            assert stage1 is not None
+            alerts = [i for i in final if stage1[i] >= self.alert_threshold]
+            reasons = self.scoring.stage1_reasons([rows[i] for i in alerts]) if alerts else []
+            by_index = dict(zip(alerts, reasons, strict=True))
+            for i in final:
+                works[i].timings.update(queue=0.0, inference=0.0)
+                self._emit_score(works[i], float(stage1[i]), "stage1", by_index.get(i, []))
+        lm = [works[i] for i in range(len(works)) if to_lm[i]]
+        if lm:
+            loop = asyncio.get_running_loop()
+            token_ids = await loop.run_in_executor(
+                self._tokenizer_pool, self.scoring.tokenize, [w.event.narrative for w in lm]
+            )
+            now = time.monotonic()
+            for work, ids in zip(lm, token_ids, strict=True):
+                work.token_ids = ids
+                work.tokens = len(ids)
+                work.timings["queue"] = now  # start of queue wait, turned into a duration later
+                self.scheduler.add(
+                    Item(payload=work, deadline=work.deadline, tokens=max(1, len(ids)))
+                )
+            self._wake.set()
+
+    # ------------------------------------------------------------------------------ dispatch
+
+    async def _dispatch_loop(self) -> None:
+        while True:
+            await self.runner.acquire_slot()
+            decision: Dispatch[Work] | Wait | Idle
+            while True:
+                now = time.monotonic()
+                decision = self.scheduler.poll(now, free_at=self.runner.busy_until(now))
+                if isinstance(decision, Dispatch):
+                    break
+                self._wake.clear()
+                timeout = decision.until - now if isinstance(decision, Wait) else None
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            task = asyncio.ensure_future(self._run_batch(decision))
+            self._batch_tasks.add(task)
+            task.add_done_callback(self._batch_tasks.discard)
+
+    async def _run_batch(self, decision: Dispatch[Work]) -> None:
+        works = [item.payload for item in decision.batch]
+        dispatched = time.monotonic()
+        estimate = self.latency_model.estimate(len(works), decision.padded_len)
+        try:
+            (probs, reasons), times = await self.runner.run(works, estimate)
+        except Exception as exc:  # a failing model must not stop the stream
+            log.exception("inference failed for a batch of %d", len(works))
+            await self._fallback(works, exc)
+            return
+        self.scheduler.complete(decision, times.infer_s)
+        self.counters.batches += 1
+        fill = decision.padded_len and sum(w.tokens for w in works) / (
+            len(works) * decision.padded_len
+        )
+        for i, work in enumerate(works):
+            work.timings["queue"] = (
+                dispatched - work.timings["queue"] + times.prepare_s + times.wait_s
+            )
+            work.timings["inference"] = times.infer_s
+            if time.monotonic() > work.deadline:
+                work.flags.append("late")
+                self.counters.late += 1
+            self.counters.language_model += 1
+            self._emit_score(
+                work,
+                float(probs[i]),
+                "language_model",
+                reasons.get(i, []),
+                batch={
+                    "size": len(works),
+                    "tokens": len(works) * decision.padded_len,
+                    "fill": round(float(fill), 3),
+                },
+            )
+
+    async def _fallback(self, works: list[Work], exc: BaseException) -> None:
+        """The language model failed: use the stage-1 score, flagged, so nothing is lost."""
+        for work in works:
+            work.flags.append("fallback_after_model_error")
+            work.timings["queue"] = 0.0
+            work.timings["inference"] = 0.0
+            score = work.stage1 if work.stage1 is not None else 0.0
+            self._emit_score(work, score, "fallback", [])
+
+    # ------------------------------------------------------------------------------ outputs
+
+    @property
+    def alert_threshold(self) -> float:
+        t = self.settings.alert_threshold
+        return self.scoring.alert_threshold if t is None else t
+
+    def _emit_score(
+        self,
+        work: Work,
+        score: float,
+        stage: str,
+        reasons: Sequence[Reason],
+        batch: dict[str, Any] | None = None,
+    ) -> None:
+        t0 = time.monotonic()
+        threshold = self.alert_threshold
+        alert = score >= threshold
+        decision = Decision(
+            score=min(1.0, max(0.0, score)),
+            band=band_of(score, threshold, max(threshold, self.scoring.block_threshold)),
+            reasons=[r.as_dict() for r in reasons[:5]],
+            model_version=self.scoring.version,
+            stage=stage,
+            alert=alert,
+        )
+        work.timings["produce"] = 0.0
+        now_ms = int(time.time() * 1000)
+        record = score_record(work, decision, now_ms=now_ms)
+        if batch is not None:
+            record["batch"] = batch
+        record["timings_ms"]["produce"] = round((time.monotonic() - t0) * 1000.0, 3)
+        topics = self.settings.topics
+        key = work.source.key
+        outputs: list[tuple[str, bytes]] = [(topics.scores, orjson.dumps(record))]
+        if alert:
+            outputs.append((topics.alerts, orjson.dumps(alert_record(record, work, threshold))))
+            self.counters.alerts += 1
+        self.counters.scored += 1
+        self._send(work.ticket, key, outputs)
+        if self.listener is not None:
+            self.listener("score", record)
+
+    def _emit_dead_letter(self, rejected: Rejected, ticket: Ticket) -> None:
+        self.counters.dead_letters += 1
+        kinds = self.counters.dead_letter_kinds
+        kinds[rejected.error.kind] = kinds.get(rejected.error.kind, 0) + 1
+        self._send(ticket, rejected.source.key, [(self.settings.topics.dlq, rejected.payload)])
+        if self.listener is not None:
+            self.listener(
+                "dead_letter", {"kind": rejected.error.kind, "offset": rejected.source.offset}
+            )
+
+    def _send(self, ticket: Ticket, key: bytes | None, outputs: list[tuple[str, bytes]]) -> None:
+        if not self.tracker.produced(ticket, len(outputs)):
+            return  # the partition was revoked meanwhile: its new owner scores the record again
+        for topic, value in outputs:
+            self._outbox.append(_Output(ticket, topic, key, value, 1))
+        self._outbox_ready.set()
+
+    async def _sender_loop(self) -> None:
+        """Hands outputs to the producer in the order they were made (one coroutine, no task per
+        record); `producer.send` only waits when the producer's buffer is full."""
+        assert self._producer is not None
+        producer = self._producer
+        outbox = self._outbox
+        while True:
+            if not outbox:
+                self._outbox_ready.clear()
+                await self._outbox_ready.wait()
+                continue
+            out = outbox.popleft()
+            try:
+                delivery = await producer.send(out.topic, out.value, key=out.key)
+            except KafkaError as exc:
+                self._send_failed(out, exc)
+                continue
+            delivery.add_done_callback(functools.partial(self._delivered, out))
+
+    def _delivered(self, out: _Output, f: asyncio.Future[Any]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            self._send_failed(out, None if f.cancelled() else f.exception())
+            return
+        self.tracker.acked(out.ticket)
+
+    def _send_failed(self, out: _Output, error: BaseException | None) -> None:
+        if out.attempt >= MAX_SEND_ATTEMPTS:
+            log.error(
+                "giving up sending to %s after %d attempts: %s", out.topic, out.attempt, error
+            )
+            self._fatal = error or RuntimeError("send cancelled")
+            self.stop()
+            return
+        log.warning("send to %s failed (%s); retrying", out.topic, error)
+        retry = _Output(out.ticket, out.topic, out.key, out.value, out.attempt + 1)
+        asyncio.get_running_loop().call_later(0.2 * out.attempt, self._requeue, retry)
+
+    def _requeue(self, out: _Output) -> None:
+        self._outbox.append(out)
+        self._outbox_ready.set()
+
+    # ------------------------------------------------------------------------------ commit
+
+    async def _commit_loop(self) -> None:
+        interval = self.settings.commit_interval_ms / 1000.0
+        while True:
+            await asyncio.sleep(interval)
+            await self._commit()
+
+    async def _commit(self, only: set[int] | None = None) -> None:
+        """The commit sequence (see the module docstring and `batching/offsets.py`)."""
+        assert self._consumer is not None and self._store is not None
+        offsets = self.tracker.committable()  # step 1
+        if only is not None:
+            offsets = {tp: o for tp, o in offsets.items() if tp[1] in only}
+        if not offsets:
+            return
+        await self._store.flush(self.states, {tp[1] for tp in offsets})  # step 2
+        try:
+            await self._consumer.commit(
+                {TopicPartition(*tp): off for tp, off in offsets.items()}
+            )  # step 3
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partition away: its new owner replays from the last commit.
+            log.warning("commit failed (%s); the records will be read again", exc)
+            return
+        self.tracker.committed(offsets)
+
+    # ------------------------------------------------------------------------------ model work
+
+    def _prepare(self, works: list[Work]) -> Any:
+        return self.scoring.prepare([w.row for w in works], [w.token_ids or [] for w in works])
+
+    def _infer(self, prepared: Any) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+        probs = self.scoring.predict(prepared)
+        threshold = self.alert_threshold
+        alerts = [i for i, p in enumerate(probs) if p >= threshold]
+        reasons = self.scoring.explain(prepared, alerts) if alerts else []
+        return probs, dict(zip(alerts, reasons, strict=True))
+
+    # ------------------------------------------------------------------------------ rebalance
+
+    async def on_assigned(self, partitions: set[int]) -> None:
+        assert self._store is not None
+        for p in sorted(partitions - self._assigned):
+            self.states[p] = await self._store.restore(p)
+            self._assigned.add(p)
+        self._last_input = time.monotonic()  # idleness counts from the moment we can read
+        self.ready.set()
+        log.info("assigned partitions %s", sorted(self._assigned))
+
+    async def on_revoked(self, partitions: set[int]) -> None:
+        """Finish the work of the partitions we lose, commit it, then forget them."""
+        topic = self.settings.topics.input
+        deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        while (
+            any(self.tracker.in_flight((topic, p)) for p in partitions)
+            and time.monotonic() < deadline
+        ):
+            self._wake.set()
+            await asyncio.sleep(0.01)
+        await self._commit(only=partitions)
+        for p in partitions:
+            self.tracker.revoke([(topic, p)])
+            self.admission.revoke((topic, p))
+            self.states.pop(p, None)
+            self._assigned.discard(p)
+        log.info("revoked partitions %s", sorted(partitions))
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    def __init__(self, processor: Processor) -> None:
+        self.processor = processor
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if revoked:
+            await self.processor.on_revoked({tp.partition for tp in revoked})
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self.processor.on_assigned({tp.partition for tp in assigned})

@@ -1,0 +1,34 @@
+"""Fixtures shared by the whole test suite.
+
+The Kafka broker is real (DESIGN.md, principle 7): one per test session, in a temporary home on
+a free port, so a developer's own `fraudstream kafka up` broker is never touched. Each test
+names its topics with its own `topic_prefix`, so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from fraudstream.localkafka import BrokerInfo, LocalBroker, free_port
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerInfo]:
+    """A running local Kafka broker for the session; stopped when the session ends."""
+    broker = LocalBroker(tmp_path_factory.mktemp("kafka"), port=free_port())
+    info = broker.up()
+    try:
+        yield info
+    finally:
+        broker.down()
+
+
+@pytest.fixture
+def topic_prefix(request: pytest.FixtureRequest) -> str:
+    """A prefix unique to this test, such as `t-test-round-trip-1f2e3d4c`, for its topic names."""
+    name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
+    return f"t-{name}-{uuid.uuid4().hex[:8]}"

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "fraudstream.model.evaluate_cli:evaluate",
     "generate": "fraudstream.synth_cli:generate",
     "kafka": "fraudstream.localkafka.cli:kafka",
+    "loadtest": "loadtest.cli:loadtest",
     "replay": "fraudstream.stream.replay_cli:replay",
     "run": "fraudstream.stream.run_cli:run",
     "train": "fraudstream.model.train_cli:train",

@@ -3,6 +3,7 @@ few seconds otherwise (logs, CI), and a permanent line per finished step."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TextIO
@@ -16,7 +17,7 @@ class Display:
         self.quiet = quiet
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.every_s = every_s
-        self._last = 0.0
+        self._last = -math.inf  # the first status line always shows
         self._width = 0
 
     def status(self, line: str) -> None:

@@ -14,13 +14,14 @@ protocol is refused by `KafkaSettings.check`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import errors as kafka_errors
-from aiokafka.conn import create_conn
+from aiokafka.conn import AIOKafkaConnection
 from aiokafka.helpers import create_ssl_context
 from aiokafka.protocol.metadata import MetadataRequest
 
@@ -121,23 +122,24 @@ async def check_connection(kafka: KafkaSettings, *, timeout: float = PREFLIGHT_T
     for address in [part.strip() for part in bootstrap.split(",") if part.strip()]:
         host, _, port = address.rpartition(":")
         host = host.strip("[]")
+        conn = AIOKafkaConnection(
+            host,
+            int(port),
+            client_id=kafka.client_id,
+            request_timeout_ms=int(timeout * 1000),
+            ssl_context=kwargs.get("ssl_context"),
+            security_protocol=kafka.security_protocol,
+            sasl_mechanism=kwargs.get("sasl_mechanism", "PLAIN"),
+            sasl_plain_username=kwargs.get("sasl_plain_username"),
+            sasl_plain_password=kwargs.get("sasl_plain_password"),
+        )
         try:
             async with asyncio.timeout(timeout):
-                conn = await create_conn(
-                    host,
-                    int(port),
-                    client_id=kafka.client_id,
-                    request_timeout_ms=int(timeout * 1000),
-                    ssl_context=kwargs.get("ssl_context"),
-                    security_protocol=kafka.security_protocol,
-                    sasl_mechanism=kwargs.get("sasl_mechanism", "PLAIN"),
-                    sasl_plain_username=kwargs.get("sasl_plain_username"),
-                    sasl_plain_password=kwargs.get("sasl_plain_password"),
-                )
                 try:
+                    await conn.connect()
                     await conn.send(MetadataRequest([]))
                 finally:
-                    conn.close()
+                    await _closed(conn)
         except Exception as exc:
             problem = explain_connection_error(kafka, address, exc, timeout=timeout)
             if problem.final:
@@ -146,6 +148,17 @@ async def check_connection(kafka: KafkaSettings, *, timeout: float = PREFLIGHT_T
             continue
         return address
     raise ConfigError("; ".join(unreachable))
+
+
+async def _closed(conn: AIOKafkaConnection) -> None:
+    """Close and wait until the socket is gone: a TLS transport shuts down asynchronously, and a
+    command that ends its event loop right after a failed preflight would otherwise leave the
+    socket to the garbage collector (a ResourceWarning)."""
+    conn.close()
+    closed = getattr(conn, "_closed_fut", None)  # set by connect(); done when the socket is closed
+    if closed is not None:
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.shield(closed), 1.0)
 
 
 class _Problem:

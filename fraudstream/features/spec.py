@@ -10,8 +10,10 @@ Numeric feature names, in this order:
 3. per velocity block (entity role R, window W such as `1h`, `1d`, `30d`):
    `R_count_W`, `R_sum_W`, `R_mean_W` (each window, in the block's aggregate order), then
    `R_distinct_F_W` for each distinct field F and distinct window, then `R_secs_since_last`, then
-   `R_new_F` for each novelty field F;
-4. per delayed-risk block: `R_delayed_count_W`, `R_delayed_risk_W` for each window;
+   `R_new_F` for each novelty field F, then `R_amount_ratio_W` for each ratio window, then
+   `R_max_amount_ratio_W` for each max-ratio window;
+4. per delayed-risk block: `R_delayed_count_W`, `R_delayed_risk_W` for each window, then
+   `R_fraud_streak`, `R_streak_age_s` when the block has `streak`;
 5. the mapping's numeric fields passed through (missing = NaN).
 Categorical names: the mapping's categorical fields passed through (missing = "").
 """
@@ -84,14 +86,37 @@ class VelocityBlock:
     """Seconds since the previous event, at most this; an entity's first event gets the cap."""
     novelty: tuple[str, ...] = ()
     """Fields whose value this entity has never used before (1.0) or has (0.0), e.g. device."""
+    ratio_windows: tuple[float, ...] = ()
+    """`R_amount_ratio_W`: the amount over the mean amount of this entity's *earlier* events in
+    (t - W, t] (1.0 when there are none). Each W must be one of `windows` (same buckets). A
+    stolen card's inflated amounts stand out against the card's own habit, not a global one."""
+    max_ratio_windows: tuple[float, ...] = ()
+    """`R_max_amount_ratio_W`: the amount over the largest amount of this entity's earlier events
+    in (t - W, t] (1.0 when there are none); kept as a monotone queue of (time, amount)."""
 
     def __post_init__(self) -> None:
-        for name in ("windows", "aggregates", "distinct", "distinct_windows", "novelty"):
+        for name in (
+            "windows",
+            "aggregates",
+            "distinct",
+            "distinct_windows",
+            "novelty",
+            "ratio_windows",
+            "max_ratio_windows",
+        ):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         where = f"velocity[{self.role}]"
         _check_name(f"{where}.role", self.role)
         _check_windows(f"{where}.windows", self.windows)
         _check_windows(f"{where}.distinct_windows", self.distinct_windows)
+        _check_windows(f"{where}.ratio_windows", self.ratio_windows)
+        _check_windows(f"{where}.max_ratio_windows", self.max_ratio_windows)
+        for w in self.ratio_windows:
+            if w not in self.windows:
+                raise FeatureSpecError(
+                    f"{where}.ratio_windows: {w!r} is not one of windows {self.windows!r}; "
+                    "add it to windows (the ratio reads the same buckets)"
+                )
         for agg in self.aggregates:
             if agg not in AGGREGATES:
                 raise FeatureSpecError(f"{where}.aggregates: {agg!r} is not one of {AGGREGATES}")
@@ -115,6 +140,8 @@ class VelocityBlock:
         if self.since_last:
             out.append(f"{r}_secs_since_last")
         out += [f"{r}_new_{f}" for f in self.novelty]
+        out += [f"{r}_amount_ratio_{window_name(w)}" for w in self.ratio_windows]
+        out += [f"{r}_max_amount_ratio_{window_name(w)}" for w in self.max_ratio_windows]
         return out
 
 
@@ -125,11 +152,20 @@ class DelayedRiskBlock:
     For an event at t and window W: the number of labelled transactions of this entity with
     transaction time in (t - delay - W, t - delay], and the share of them that were fraud (0 when
     there are none). Fed only by `FeatureState.apply_label`.
+
+    With `streak`: `R_fraud_streak` is how many of this entity's latest labels (in the order they
+    were applied) were all fraud, and `R_streak_age_s` is t minus the transaction time of the first
+    fraud of that run (0 when the run is empty). A compromised terminal turns every one of its
+    transactions into fraud for weeks; a run of fraud labels, and how long ago it began, says so
+    more sharply than a share over a fixed window. These count every label applied before the
+    event, whatever its transaction time (in `build_features` each label is applied exactly
+    `delay_s` after its transaction, as in the windows).
     """
 
     role: str
     delay_s: float
     windows: tuple[float, ...]
+    streak: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "windows", tuple(self.windows))
@@ -151,7 +187,7 @@ class DelayedRiskBlock:
                 f"{r}_delayed_count_{window_name(w)}",
                 f"{r}_delayed_risk_{window_name(w)}",
             )
-        ]
+        ] + ([f"{r}_fraud_streak", f"{r}_streak_age_s"] if self.streak else [])
 
 
 @dataclass(frozen=True)
@@ -294,7 +330,11 @@ class FeatureSpec:
 
     @classmethod
     def handbook(cls, delay_days: float = 7) -> FeatureSpec:
-        """The handbook's baseline features (chapter 3.4), computed by the stream's state."""
+        """The handbook's baseline features (chapter 3.4), computed by the stream's state, plus
+        four that the handbook's own scenarios call for: the amount against the card's 30-day
+        mean and 14-day maximum (a stolen card's amounts are multiplied), and the terminal's run
+        of fraud labels and its age (a compromised terminal's transactions are all fraud for 28
+        days). See docs/model.md for what each adds."""
         return cls(
             key_role="account",
             amount=True,
@@ -302,12 +342,19 @@ class FeatureSpec:
             night_hours=(0, 6),
             velocity=(
                 VelocityBlock(
-                    role="card", windows=(DAY, 7 * DAY, 30 * DAY), aggregates=("count", "mean")
+                    role="card",
+                    windows=(DAY, 7 * DAY, 30 * DAY),
+                    aggregates=("count", "mean"),
+                    ratio_windows=(30 * DAY,),
+                    max_ratio_windows=(14 * DAY,),
                 ),
             ),
             delayed=(
                 DelayedRiskBlock(
-                    role="terminal", delay_s=delay_days * DAY, windows=(DAY, 7 * DAY, 30 * DAY)
+                    role="terminal",
+                    delay_s=delay_days * DAY,
+                    windows=(DAY, 7 * DAY, 30 * DAY),
+                    streak=True,
                 ),
             ),
         )

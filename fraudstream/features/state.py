@@ -18,6 +18,13 @@ Window semantics (t = the event's timestamp, W = a window, d = a delayed block's
   capped at `since_last_cap_s`; an entity's first event gets the cap.
 - `new_F` is 1.0 when the entity has never used the event's value of F before (within the memory
   below), 0.0 otherwise or when the event has no value.
+- `amount_ratio_W` is the amount over the mean amount of the entity's events in (t - W, t]
+  **without** the current one (1.0 when there are none or their mean is not positive);
+  `max_amount_ratio_W` the same over their largest amount. The maximum comes from a monotone
+  queue of (time, amount): an event is dropped once a later one is at least as large, so the
+  first queued event inside a window is that window's largest.
+- `fraud_streak` counts the entity's latest labels, in the order applied, that were all fraud;
+  `streak_age_s` is t minus the transaction time of the run's first fraud (0 without a run).
 - delayed-risk windows hold the *labels* of this entity's transactions with transaction time in
   (t - d - W, t - d], counted whenever they were applied before this event; `risk` = frauds /
   count, 0 when count is 0. With every transaction labelled exactly d after it happened (the
@@ -32,6 +39,10 @@ Approximations (all documented bounds, none in the default handbook/native regim
   window has its bucket width doubled (adjacent buckets merged) until it fits, so its window edges
   become accurate to the new width. The width returns to `resolution_s` once all of its buckets
   have expired.
+- The max queue holds at most `max_buckets` events per entity (oldest dropped first), and an
+  out-of-order event (older than the newest queued) is placed by its time but a window's maximum
+  is read for the latest time seen; a label applied out of transaction-time order extends or
+  breaks the streak in the order it arrives.
 - Distinct and novelty memories keep the `max_distinct` / `max_novelty` most recently seen values
   per entity and field (LRU); a value forgotten and seen again counts as new.
 - Out-of-order events (older than what the entity already holds) are folded in the right bucket,
@@ -212,7 +223,7 @@ class _Buckets:
 class _Entity:
     """Everything remembered about one entity (one role, one key)."""
 
-    __slots__ = ("db", "dist", "last", "lpos", "nov", "pos", "seen", "vb")
+    __slots__ = ("db", "dist", "last", "lpos", "mqa", "mqt", "nov", "pos", "seen", "sk", "vb")
 
     def __init__(self) -> None:
         self.pos = -1  # highest input position folded (key role only)
@@ -223,6 +234,9 @@ class _Entity:
         self.nov: dict[str, dict[str, None]] | None = None  # field -> values (LRU order)
         self.db: _Buckets | None = None  # delayed buckets: labels, frauds
         self.lpos: dict[int, int] | None = None  # labels partition -> highest position
+        self.mqt: list[float] | None = None  # max queue: times (ascending) ...
+        self.mqa: list[float] = []  # ... and amounts (strictly descending)
+        self.sk: list[float] | None = None  # fraud streak: [length, first fraud's time]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -237,6 +251,8 @@ class _Entity:
             "nov": None if self.nov is None else {f: list(d) for f, d in self.nov.items()},
             "db": None if self.db is None else self.db.dump(),
             "lpos": None if self.lpos is None else {str(p): q for p, q in self.lpos.items()},
+            "mq": None if self.mqt is None else [self.mqt, self.mqa],
+            "sk": self.sk,
         }
 
     @classmethod
@@ -255,6 +271,15 @@ class _Entity:
         e.db = None if d["db"] is None else _Buckets.restore(d["db"])
         if d["lpos"] is not None:
             e.lpos = {int(p): int(q) for p, q in d["lpos"].items()}
+        mq = d.get("mq")  # absent in dumps written before these features existed
+        if mq is not None:
+            e.mqt = [float(x) for x in mq[0]]
+            e.mqa = [float(x) for x in mq[1]]
+            if len(e.mqt) != len(e.mqa):
+                raise StateFormatError("max queue lists of different lengths")
+        sk = d.get("sk")
+        if sk is not None:
+            e.sk = [float(sk[0]), float(sk[1])]
         return e
 
 
@@ -317,9 +342,12 @@ class _VelocityPlan:
         "dfields",
         "dwindows",
         "max_dw",
+        "max_mw",
         "max_w",
         "mode",
+        "mwindows",
         "nfields",
+        "ratio_idx",
         "role",
         "since_cap",
         "since_last",
@@ -344,10 +372,14 @@ class _VelocityPlan:
         self.max_w = max(self.windows, default=0.0)
         self.max_dw = max(self.dwindows, default=0.0)
         self.cap = max_buckets
+        self.ratio_idx = tuple(b.windows.index(w) for w in b.ratio_windows)
+        self.mwindows = tuple(float(w) for w in b.max_ratio_windows)
+        self.max_mw = max(self.mwindows, default=0.0)
         defaults = [0.0] * (len(b.windows) * len(b.aggregates))
         defaults += [0.0] * (len(b.distinct) * len(b.distinct_windows))
         defaults += [self.since_cap] if b.since_last else []
         defaults += [0.0] * len(b.novelty)
+        defaults += [1.0] * (len(b.ratio_windows) + len(b.max_ratio_windows))
         self.defaults = defaults
 
 
@@ -396,6 +428,7 @@ class FeatureState:
                 float(d.delay_s),
                 tuple(float(w) for w in d.windows),
                 float(d.delay_s) + max(d.windows),
+                d.streak,
             )
             for d in spec.delayed
         ]
@@ -469,11 +502,10 @@ class FeatureState:
                     p.table[key] = ent
             last = ent.last
             in_order = last is None or last <= t
+            counts = sums = p.zeros
             if p.windows:
                 b = ent.vb
-                if b is None:
-                    counts = sums = p.zeros
-                else:
+                if b is not None:
                     counts, sums = b.sums(t, p.windows)
                 inc = 1.0 if fold else 0.0
                 add = amount if fold else 0.0
@@ -519,12 +551,24 @@ class FeatureState:
                     else:
                         nd = nov.get(f) if nov is not None else None
                         out.append(0.0 if nd is not None and v in nd else 1.0)
+            for i in p.ratio_idx:
+                c, s = counts[i], sums[i]
+                out.append(amount * c / s if c > 0.0 and s > 0.0 else 1.0)
+            if p.mwindows:
+                mqt = ent.mqt
+                for w in p.mwindows:
+                    top = 0.0
+                    if mqt:
+                        q = bisect_right(mqt, t - w)
+                        if q < len(mqt) and mqt[q] <= t:
+                            top = ent.mqa[q]
+                    out.append(amount / top if top > 0.0 else 1.0)
             if fold:
                 self._fold(p, ent, t, amount, dvals, nvals)
                 if self._track:
                     dirty.add((p.role, key))
 
-        for role, table, delay, windows, _ in self._dplans:
+        for role, table, delay, windows, _, streak in self._dplans:
             key = ents.get(role)
             ent = table.get(key) if key is not None else None
             b = ent.db if ent is not None else None
@@ -532,11 +576,19 @@ class FeatureState:
                 for _w in windows:
                     out.append(0.0)
                     out.append(0.0)
-                continue
-            counts, frauds = b.sums(t - delay, windows)
-            for c, nf in zip(counts, frauds, strict=True):
-                out.append(c)
-                out.append(nf / c if c else 0.0)
+            else:
+                counts, frauds = b.sums(t - delay, windows)
+                for c, nf in zip(counts, frauds, strict=True):
+                    out.append(c)
+                    out.append(nf / c if c else 0.0)
+            if streak:
+                sk = ent.sk if ent is not None else None
+                if sk is None or not sk[0]:
+                    out.append(0.0)
+                    out.append(0.0)
+                else:
+                    out.append(sk[0])
+                    out.append(max(t - sk[1], 0.0))
 
         if self._nfields:
             num = event.numeric
@@ -560,6 +612,8 @@ class FeatureState:
                 b = ent.vb = _Buckets(self._res)
             b.prune(t - p.max_w, self._res)  # first, so an idle entity's width resets
             b.add(t, 1.0, amount, p.cap)
+        if p.mwindows:
+            self._fold_max(p, ent, t, amount)
         if p.dfields:
             dist = ent.dist
             if dist is None:
@@ -607,6 +661,32 @@ class FeatureState:
         if ent.seen < t:
             ent.seen = t
 
+    @staticmethod
+    def _fold_max(p: _VelocityPlan, ent: _Entity, t: float, amount: float) -> None:
+        mqt = ent.mqt
+        if mqt is None:
+            mqt = ent.mqt = []
+            ent.mqa = []
+        mqa = ent.mqa
+        k = bisect_right(mqt, t)
+        if k < len(mqt) and mqa[k] >= amount:
+            pass  # a later event is at least as large: this one is never a window's maximum
+        else:
+            mqt.insert(k, t)
+            mqa.insert(k, amount)
+            j = k
+            while j and mqa[j - 1] <= amount:  # earlier and no larger: never a maximum again
+                j -= 1
+            if j < k:
+                del mqt[j:k]
+                del mqa[j:k]
+        horizon = mqt[-1] - p.max_mw
+        drop = bisect_right(mqt, horizon)
+        drop = max(drop, len(mqt) - p.cap)
+        if drop > 0:
+            del mqt[:drop]
+            del mqa[:drop]
+
     def apply_label(
         self, label: LabelEvent, position: int | None = None, partition: int = 0
     ) -> None:
@@ -635,7 +715,7 @@ class FeatureState:
     ) -> None:
         """`apply_label` without building a `LabelEvent` (offline replays of millions)."""
         fraud = 1.0 if is_fraud else 0.0
-        for role, table, _delay, _windows, span in self._dplans:
+        for role, table, _delay, _windows, span, streak in self._dplans:
             key = entities.get(role)
             if key is None:
                 continue
@@ -653,6 +733,16 @@ class FeatureState:
                 b = ent.db = _Buckets(self._res)
             b.prune(known_at - span, self._res)
             b.add(transaction_timestamp, 1.0, fraud, self._cap)
+            if streak:
+                sk = ent.sk
+                if sk is None:
+                    sk = ent.sk = [0.0, 0.0]
+                if is_fraud:
+                    if not sk[0]:
+                        sk[1] = transaction_timestamp
+                    sk[0] += 1.0
+                else:
+                    sk[0] = sk[1] = 0.0
             if ent.seen < known_at:
                 ent.seen = known_at
             if self._track:

@@ -188,12 +188,15 @@ def reference_features(rows: list[dict[str, str]]) -> np.ndarray:
     Card: pandas `rolling('Wd')` over the customer's transactions sorted by time: rows j <= i with
     TX_TIME_SECONDS_j > TX_TIME_SECONDS_i - W. Terminal: `rolling(d+W) - rolling(d)` = rows with
     t_i - d - W < t_j <= t_i - d; risk = frauds / count, 0 when count is 0.
+    The four extra features: amount over the mean (30 d) and the maximum (14 d) of the card's
+    earlier rows j < i in the window (1 when none); the terminal's run of fraud at the end of its
+    rows with t_j <= t_i - d, and t_i minus the time of the run's first row (0 without a run).
     """
     secs = np.array([int(r["TX_TIME_SECONDS"]) for r in rows], dtype=np.int64)
     amount = np.array([float(r["TX_AMOUNT"]) for r in rows])
     fraud = np.array([int(r["TX_FRAUD"]) for r in rows])
     when = [datetime.strptime(r["TX_DATETIME"], "%Y-%m-%d %H:%M:%S") for r in rows]
-    out = np.zeros((len(rows), 15))
+    out = np.zeros((len(rows), 19))
     out[:, 0] = amount
     out[:, 1] = [d.weekday() >= 5 for d in when]
     out[:, 2] = [d.hour <= 6 for d in when]
@@ -212,6 +215,14 @@ def reference_features(rows: list[dict[str, str]]) -> np.ndarray:
             lo = np.searchsorted(s, s - w * day, side="right")
             out[idx, 3 + 2 * k] = hi - lo
             out[idx, 4 + 2 * k] = (cum[hi] - cum[lo]) / (hi - lo)
+            if w == 30:  # earlier rows only: hi - 1
+                n_before = hi - 1 - lo
+                mean = np.where(n_before > 0, (cum[hi - 1] - cum[lo]) / np.maximum(n_before, 1), 0)
+                out[idx, 9] = np.where(mean > 0, amount[idx] / np.where(mean > 0, mean, 1), 1.0)
+        lo14 = np.searchsorted(s, s - 14 * day, side="right")
+        for pos, i in enumerate(idx):
+            top = amount[idx[lo14[pos] : pos]].max(initial=0.0)
+            out[i, 10] = amount[i] / top if top > 0 else 1.0
     for members in by_terminal.values():
         idx = np.array(members)
         s = secs[idx]
@@ -220,10 +231,16 @@ def reference_features(rows: list[dict[str, str]]) -> np.ndarray:
         for k, w in enumerate((1, 7, 30)):
             lo = np.searchsorted(s, s - delay - w * day, side="right")
             count = hi - lo
-            out[idx, 9 + 2 * k] = count
-            out[idx, 10 + 2 * k] = np.where(
+            out[idx, 11 + 2 * k] = count
+            out[idx, 12 + 2 * k] = np.where(
                 count > 0, (cum[hi] - cum[lo]) / np.maximum(count, 1), 0
             )
+        for pos, i in enumerate(idx):
+            run = 0
+            while run < hi[pos] and fraud[idx[hi[pos] - 1 - run]]:
+                run += 1
+            out[i, 17] = run
+            out[i, 18] = secs[i] - s[hi[pos] - run] if run else 0
     return out
 
 
@@ -253,7 +270,8 @@ def test_handbook_features_equal_the_handbook_definitions() -> None:
     for j, name in enumerate(spec.numeric_names):
         np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-5, atol=1e-4, err_msg=name)
     # the windows were really exercised
-    assert want[:, 9].max() > 0 and want[:, 13].max() > 0 and want[:, 10].max() > 0
+    assert want[:, 11].max() > 0 and want[:, 15].max() > 0 and want[:, 12].max() > 0
+    assert want[:, 17].max() > 0 and (want[:, 9] != 1).any() and (want[:, 10] > 1).any()
     assert table.labels.tolist() == [int(r["TX_FRAUD"]) for r in rows]
     assert table.timestamps[0] == T0 + int(rows[0]["TX_TIME_SECONDS"])
 

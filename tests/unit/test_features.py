@@ -100,12 +100,16 @@ def test_handbook_preset_names() -> None:
         "card_mean_7d",
         "card_count_30d",
         "card_mean_30d",
+        "card_amount_ratio_30d",
+        "card_max_amount_ratio_14d",
         "terminal_delayed_count_1d",
         "terminal_delayed_risk_1d",
         "terminal_delayed_count_7d",
         "terminal_delayed_risk_7d",
         "terminal_delayed_count_30d",
         "terminal_delayed_risk_30d",
+        "terminal_fraud_streak",
+        "terminal_streak_age_s",
     ]
     assert spec.categorical_names == []
     assert spec.roles() == ["account", "card", "terminal"]
@@ -360,6 +364,89 @@ def test_buckets_merge_events_within_a_resolution() -> None:
     assert f["account_count_1m"] == 2
 
 
+# --- amount ratios and fraud streaks ------------------------------------------------------------
+
+
+def test_ratio_windows_must_be_velocity_windows() -> None:
+    with pytest.raises(FeatureSpecError, match=r"ratio_windows.*add it to windows"):
+        VelocityBlock("card", windows=(DAY,), ratio_windows=(7 * DAY,))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.floats(0, 100, allow_nan=False, allow_infinity=False)),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_amount_ratios_match_their_definitions(events: list[tuple[int, float]]) -> None:
+    """Against a plain list of the card's earlier events: amount / mean and amount / max of the
+    ones in (t - W, t], 1.0 when there are none (or they sum to 0)."""
+    spec = spec_with(
+        VelocityBlock(
+            "card",
+            windows=(30.0, 100.0),
+            aggregates=("count",),
+            ratio_windows=(100.0,),
+            max_ratio_windows=(30.0, 100.0),
+        )
+    )
+    state = FeatureState(spec)
+    seen: list[tuple[float, float]] = []
+    t = 0.0
+    for dt, amount in events:
+        t += dt
+        f = named(state, ev(T0 + t, amount))
+        before = [a for (s, a) in seen if t - 100 < s <= t]
+        mean = sum(before) / len(before) if before else 0.0
+        assert f["card_amount_ratio_100s"] == pytest.approx(amount / mean if mean > 0 else 1.0)
+        for w in (30, 100):
+            top = max((a for (s, a) in seen if t - w < s <= t), default=0.0)
+            want = amount / top if top > 0 else 1.0
+            assert f[f"card_max_amount_ratio_{w}s"] == pytest.approx(want), w
+        seen.append((t, amount))
+
+
+def test_amount_ratio_defaults_without_the_entity() -> None:
+    spec = FeatureSpec.handbook()
+    f = FeatureState(spec).process(ev(T0, 50.0, account=None)).named()
+    assert (f["card_amount_ratio_30d"], f["card_max_amount_ratio_14d"]) == (1.0, 1.0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 50), st.booleans()), max_size=40), st.integers(0, 3000))
+def test_fraud_streak_matches_its_definition(labels: list[tuple[int, bool]], gap: int) -> None:
+    """The run of fraud at the end of the labels applied so far, and t minus its first fraud."""
+    block = DelayedRiskBlock("terminal", delay_s=100, windows=(DAY,), streak=True)
+    state = FeatureState(spec_with(delayed=(block,)))
+    t = 0.0
+    applied: list[tuple[float, bool]] = []
+    for dt, fraud in labels:
+        t += dt
+        state.apply_label(label(T0 + t, T0 + t + 100, fraud, terminal="T"))
+        applied.append((t, fraud))
+    now = t + gap
+    f = named(state, ev(T0 + now, terminal="T"))
+    run = 0
+    while run < len(applied) and applied[len(applied) - 1 - run][1]:
+        run += 1
+    assert f["terminal_fraud_streak"] == run
+    first = applied[len(applied) - run][0] if run else None
+    assert f["terminal_streak_age_s"] == (0.0 if first is None else now - first)
+
+
+def test_streak_is_per_entity_and_restarts_after_a_legitimate_label() -> None:
+    block = DelayedRiskBlock("terminal", delay_s=0, windows=(DAY,), streak=True)
+    state = FeatureState(spec_with(delayed=(block,)))
+    for i, fraud in enumerate([True, True, False, True, True, True]):
+        state.apply_label(label(T0 + i, T0 + i, fraud, terminal="T"))
+    f = named(state, ev(T0 + 10, terminal="T"))
+    assert (f["terminal_fraud_streak"], f["terminal_streak_age_s"]) == (3, 7)
+    f = named(state, ev(T0 + 10, terminal="U"))
+    assert (f["terminal_fraud_streak"], f["terminal_streak_age_s"]) == (0, 0)
+
+
 # --- delayed risk ----------------------------------------------------------------------------------
 
 RISK = DelayedRiskBlock("terminal", delay_s=7 * DAY, windows=(DAY, 7 * DAY))
@@ -527,9 +614,11 @@ EVERYTHING = FeatureSpec(
             since_last_cap_s=100,
             novelty=("device",),
         ),
-        VelocityBlock("card", windows=(50,), aggregates=("mean",)),
+        VelocityBlock(
+            "card", windows=(50,), aggregates=("mean",), ratio_windows=(50,), max_ratio_windows=(25,)
+        ),
     ),
-    delayed=(DelayedRiskBlock("terminal", delay_s=20, windows=(15, 40)),),
+    delayed=(DelayedRiskBlock("terminal", delay_s=20, windows=(15, 40), streak=True),),
     max_buckets=6,
     max_distinct=4,
     max_novelty=4,

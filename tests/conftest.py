@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,3 +33,12 @@ def topic_prefix(request: pytest.FixtureRequest) -> str:
     """A prefix unique to this test, such as `t-test-round-trip-1f2e3d4c`, for its topic names."""
     name = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower()).strip("-")[:60]
     return f"t-{name}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def default_model() -> Path:
+    """The default model folder, built by the project's own training code on first use (a few
+    minutes once; cached per version of the code that builds it, like `fraudstream demo` does)."""
+    from fraudstream.runtime.loader import ensure_default_model
+
+    return ensure_default_model()

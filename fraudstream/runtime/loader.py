@@ -34,8 +34,40 @@ def data_home() -> Path:
     return Path(base)
 
 
+# The default model is built from these sources; a change to any of them names a new folder, so
+# a default model left by an older version of the code is never loaded by a newer one (it would
+# compute features the model was not trained on: train/serve skew).
+_DEFAULT_RECIPE = (
+    "synth.py",
+    "mapping.py",
+    "mappings/native.yaml",
+    "features/spec.py",
+    "features/state.py",
+    "features/dataset.py",
+    "model/train.py",
+    "model/classifier.py",
+    "model/preprocess.py",
+    "model/presets.py",
+    "model/tokenizer.py",
+    "model/gbdt.py",
+    "model/calibration.py",
+    "model/thresholds.py",
+)
+
+
+def default_model_recipe() -> str:
+    """A short hash of the code that builds the default model."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for name in _DEFAULT_RECIPE:
+        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
+    return digest.hexdigest()[:10]
+
+
 def default_model_dir() -> Path:
-    return data_home() / "models" / "default"
+    return data_home() / "models" / f"default-{default_model_recipe()}"
 
 
 _build_lock = threading.Lock()

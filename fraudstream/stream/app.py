@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -28,13 +29,23 @@ def build_processor(
     spec: FeatureSpec | None = None,
     listener: Listener | None = None,
     worker_id: str | None = None,
+    shadow: Scoring | None = None,
 ) -> Processor:
-    """A processor for `settings`; `scoring`/`spec` default to the configured model's."""
+    """A processor for `settings`; `scoring`/`spec` default to the configured model's, `shadow`
+    to the challenger of `shadow_model_path` (if set)."""
     mapping = load_mapping(settings)
+    reloader = None
     if scoring is None:
         from fraudstream.runtime.loader import load_scoring
 
         scoring, spec = load_scoring(settings)
+        reloader = functools.partial(load_compatible, settings, spec, "model_path")
+    if shadow is None and settings.shadow_model_path is not None:
+        if spec is None:
+            raise ValueError("a custom scoring needs its feature spec")
+        shadow = load_compatible(
+            settings.replace(model_path=settings.shadow_model_path), spec, "shadow_model_path"
+        )
     if spec is None:
         raise ValueError("a custom scoring needs its feature spec")
     try:
@@ -45,8 +56,30 @@ def build_processor(
             "fix: use the mapping the model was trained with (see its model_card.json)"
         ) from None
     return Processor(
-        settings, scoring, mapping=mapping, spec=spec, listener=listener, worker_id=worker_id
+        settings,
+        scoring,
+        mapping=mapping,
+        spec=spec,
+        listener=listener,
+        worker_id=worker_id,
+        shadow=shadow,
+        reloader=reloader,
     )
+
+
+def load_compatible(settings: Settings, spec: FeatureSpec, setting: str) -> Scoring:
+    """The model of `settings.model_path`, refused unless it reads the same features as `spec`:
+    a hot-swapped model or a challenger is fed by the running stream's per-entity state."""
+    from fraudstream.runtime.loader import load_scoring
+
+    scoring, other = load_scoring(settings)
+    if other != spec:
+        raise ConfigError(
+            f"{setting}: the model in {settings.model_path} computes different features than the "
+            "running model (its feature_spec.json differs); fix: train it with the same feature "
+            "spec, or restart the processor with it as model_path"
+        )
+    return scoring
 
 
 async def run_processor(
@@ -69,5 +102,14 @@ async def run_processor(
         settings.topics.alerts,
         processor.scoring.version,
     )
-    counters = await processor.run(exit_when_idle=exit_when_idle, install_signals=True)
+    web = None
+    if settings.web_port is not None:
+        from fraudstream.web.feed import serve_processor
+
+        web = await serve_processor(processor)
+    try:
+        counters = await processor.run(exit_when_idle=exit_when_idle, install_signals=True)
+    finally:
+        if web is not None:
+            await web.stop()
     return counters.as_dict()

@@ -1,0 +1,115 @@
+"""The HTTP side: one aiohttp application for the processor and for `fraudstream web`.
+
+Routes: `/` the page, `/static/...` its script and style (shipped in the package, no CDN: the page
+works in a closed network), `/api/state` the live view as JSON (the page polls it once a second),
+`/metrics` Prometheus text format (where the caller has metrics), `/healthz`.
+
+Polling rather than server-sent events: a page that asks once a second for a bounded document
+costs the server the same at ten or ten thousand alerts a minute, survives proxies that buffer
+streams, and a browser tab left open for a week holds no connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from fraudstream.web.metrics import CONTENT_TYPE_LATEST
+
+STATIC_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
+
+
+def _static(name: str) -> bytes | None:
+    if "/" in name or name.startswith(".") or not any(name.endswith(s) for s in STATIC_TYPES):
+        return None
+    path = resources.files("fraudstream.web").joinpath("static", name)
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+class WebServer:
+    def __init__(
+        self,
+        *,
+        state: Callable[[], dict[str, Any]],
+        metrics: Callable[[], bytes] | None = None,
+    ) -> None:
+        self._state = state
+        self._metrics = metrics
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        app = web.Application()
+        app.router.add_get("/", self._index)
+        app.router.add_get("/static/{name}", self._file)
+        app.router.add_get("/api/state", self._api_state)
+        app.router.add_get("/metrics", self._metrics_handler)
+        app.router.add_get("/healthz", self._health)
+        self.app = app
+
+    async def start(self, host: str, port: int) -> None:
+        runner = web.AppRunner(self.app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise OSError(
+                exc.errno,
+                f"cannot serve the live page on {host}:{port} ({exc.strerror}); fix: choose "
+                "another port with --web-port (FRAUDSTREAM_WEB_PORT)",
+            ) from None
+        self._runner = runner
+        server = getattr(site, "_server", None)
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            with contextlib.suppress(Exception):
+                await self._runner.cleanup()
+            self._runner = None
+
+    async def _index(self, request: web.Request) -> web.Response:
+        return self._serve("index.html")
+
+    async def _file(self, request: web.Request) -> web.Response:
+        return self._serve(request.match_info["name"])
+
+    def _serve(self, name: str) -> web.Response:
+        body = _static(name)
+        if body is None:
+            raise web.HTTPNotFound()
+        suffix = name[name.rfind(".") :]
+        return web.Response(
+            body=body,
+            content_type=STATIC_TYPES[suffix],
+            charset="utf-8",
+            headers={"Cache-Control": "no-cache"},
+        )
+
+    async def _api_state(self, request: web.Request) -> web.Response:
+        return web.Response(
+            body=orjson.dumps(self._state()),
+            content_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def _metrics_handler(self, request: web.Request) -> web.Response:
+        if self._metrics is None:
+            raise web.HTTPNotFound(
+                text="no metrics here: scrape the processors (fraudstream run --web-port P)"
+            )
+        resp = web.Response(body=self._metrics())
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")

@@ -116,6 +116,7 @@ async def run_demo(count: int, rate: float, seed: int, keep_broker: bool) -> int
         loop.add_signal_handler(sig, stop.set)
     live = Live()
     processor = None
+    run: asyncio.Task[Any] | None = None
     try:
         scoring, spec = await asyncio.to_thread(load_scoring, settings, echo=click.echo)
         click.echo(f"  model {scoring.version} (threshold {scoring.alert_threshold:.2f})")
@@ -139,26 +140,35 @@ async def run_demo(count: int, rate: float, seed: int, keep_broker: bool) -> int
         )
         started = time.monotonic()
         shown = 0
+        # On a terminal the counts line is rewritten in place; in a log (CI, a pipe) it is
+        # printed every few seconds instead of filling the file with carriage returns.
+        tty = sys.stdout.isatty()
+        last_line = 0.0
         while not stop.is_set():
             await asyncio.sleep(0.5)
             for record in live.recent_alerts[shown:][:3]:
                 reasons = "; ".join(r["text"] for r in record["reasons"][:2]) or "-"
-                click.echo(
-                    f"\r  ALERT {record['transaction_id']:<14} score {record['score']:.2f} {record['band']:<6} {reasons}"[
-                        :150
-                    ]
+                line = (
+                    f"  ALERT {record['transaction_id']:<14} score {record['score']:.2f} "
+                    f"{record['band']:<6} {reasons}"
                 )
+                click.echo(("\r" if tty else "") + line[:150])
             shown = len(live.recent_alerts)
             total = count + len(BAD_RECORDS)
             done = live.scored + live.dead_letters
             elapsed = time.monotonic() - started
-            click.echo(
-                f"\r  [{_bar(done, total)}] sent {sent_box[0]:>7,}  scored {live.scored:>7,}  "
+            status = (
+                f"  [{_bar(done, total)}] sent {sent_box[0]:>7,}  scored {live.scored:>7,}  "
                 f"alerts {live.alerts:>5,}  dead letters {live.dead_letters}  "
-                f"{live.scored / max(elapsed, 1e-9):>6,.0f} tx/s",
-                nl=False,
+                f"{live.scored / max(elapsed, 1e-9):>6,.0f} tx/s"
             )
-            if send.done() and done >= sent_box[0]:
+            finished = send.done() and done >= sent_box[0]
+            if tty:
+                click.echo("\r" + status, nl=False)
+            elif finished or time.monotonic() - last_line >= 3.0:
+                last_line = time.monotonic()
+                click.echo(status)
+            if finished:
                 break
         click.echo("")
         elapsed = time.monotonic() - started
@@ -183,8 +193,11 @@ async def run_demo(count: int, rate: float, seed: int, keep_broker: bool) -> int
         )
         return 0
     finally:
-        if processor is not None and not processor.ready.is_set():
+        if processor is not None and run is not None and not run.done():
+            # An error or Ctrl-C before the summary: drain and commit before the broker goes.
             processor.stop()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(run, settings.shutdown_timeout_s + 5)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         if not already and not keep_broker:

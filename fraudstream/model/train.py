@@ -71,6 +71,7 @@ from fraudstream.model.tokenizer import (
     token_lengths,
     train_wordpiece,
 )
+from fraudstream.web.drift import score_distribution
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -428,6 +429,8 @@ def fit(
             "ece_calibrated": ap_round(expected_calibration_error(y_valid, probs)),
             "rows": int(valid_idx.size),
             "frauds": int(y_valid.sum()),
+            # what the drift watch (fraudstream/web/drift.py) compares the live stream with
+            "score_distribution": score_distribution(probs, thresholds.alert),
         },
         "train": {"rows": int(train_idx.size), "frauds": n_pos},
         "best_epoch": best_epoch,
@@ -439,7 +442,12 @@ def fit(
     extra: dict[str, bytes] = {}
     if options.stage1:
         extra, metrics["cascade"] = fit_stage1(
-            table, split, calibration.apply(valid_logits), lm_share=options.lm_share, log=say
+            table,
+            split,
+            calibration.apply(valid_logits),
+            lm_share=options.lm_share,
+            alert_threshold=thresholds.alert,
+            log=say,
         )
     return TrainResult(
         module=module.cpu(),
@@ -461,6 +469,7 @@ def fit_stage1(
     *,
     lm_share: float,
     log: Callable[[str], None],
+    alert_threshold: float = 0.5,
 ) -> tuple[dict[str, bytes], dict[str, Any]]:
     """The cascade's stage 1 (`fraudstream.model.gbdt`) and its uncertain band.
 
@@ -514,6 +523,10 @@ def fit_stage1(
         "validation_ap_language_model": ap_round(average_precision(y, model_valid)),
         "validation_share_to_language_model": round(-neg_share, 4),
     }
+    routed = (stage1 >= low) & (stage1 < high)
+    figures["score_distribution"] = score_distribution(
+        np.where(routed, model_valid, stage1), alert_threshold
+    )
     log(
         f"stage 1: GBDT validation AP {figures['validation_ap_stage1']:.4f}; band [{low:.4g}, "
         f"{high:.4g}) sends {-neg_share:.1%} to the language model, cascade AP {ap:.4f} "

@@ -1,0 +1,148 @@
+"""One processor worker for the fault tests: `python -m loadtest.chaos_worker --bootstrap ...`.
+
+The real processor (`Processor.run` with the SIGTERM/SIGINT handlers, exactly as `fraudstream
+run` runs it) with `FakeScoring` instead of the language model, so that a kill, a bounce or a
+rebalance is not hidden behind model loading time. Differences from `fraudstream run`, each on
+purpose:
+
+* the fake model (keyword rule, optional per-batch delay, optional poisonous text);
+* a 6 s consumer session timeout (the broker's minimum) instead of aiokafka's 10 s, so that each
+  kill -9 costs the group less waiting for the dead member;
+* `--stuck-commit-every N --stuck-commit-s S`: every Nth transaction commit of this worker is
+  delayed by S seconds (exactly_once), the "slow or stuck commit path" fault.
+
+Prints the processor's counters as JSON on stdout; exits 0 after a clean drain, 1 when the
+processor stopped on an unrecoverable error (the chaos supervisor then starts a new worker, as a
+container orchestrator would).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import logging
+import sys
+from typing import Any
+
+import orjson
+
+from fraudstream.config import KafkaSettings, Settings, TopicSettings
+from fraudstream.features import FeatureSpec
+from fraudstream.stream import processor as processor_module
+from fraudstream.stream.app import load_mapping
+from fraudstream.stream.processor import Processor
+from fraudstream.testing import FakeScoring
+
+SESSION_TIMEOUT_MS = 6000
+
+
+def chaos_settings(
+    bootstrap: str,
+    prefix: str,
+    *,
+    partitions: int = 3,
+    guarantee: str = "at_least_once",
+    **changes: Any,
+) -> Settings:
+    """The settings every fault test and chaos scenario uses for topics named after `prefix`."""
+    return Settings(
+        kafka=KafkaSettings(bootstrap=bootstrap),
+        topics=TopicSettings(
+            input=f"{prefix}-tx",
+            scores=f"{prefix}-scores",
+            alerts=f"{prefix}-alerts",
+            dlq=f"{prefix}-dlq",
+            labels=f"{prefix}-labels",
+            shadow=f"{prefix}-shadow",
+            partitions=partitions,
+        ),
+        group_id=f"{prefix}-g",
+        processing_guarantee=guarantee,  # type: ignore[arg-type]
+        **changes,
+    )
+
+
+class ChaosProcessor(Processor):
+    stuck_every = 0
+    stuck_s = 0.0
+    _commits = 0
+
+    async def _before_txn_commit(self, partition: int) -> None:
+        self._commits += 1
+        if self.stuck_every and self._commits % self.stuck_every == 0:
+            logging.getLogger(__name__).warning(
+                "chaos: delaying the commit of partition %d by %.1f s", partition, self.stuck_s
+            )
+            await asyncio.sleep(self.stuck_s)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m loadtest.chaos_worker")
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--prefix", required=True)
+    p.add_argument("--partitions", type=int, default=3)
+    p.add_argument(
+        "--guarantee", choices=["at_least_once", "exactly_once"], default="at_least_once"
+    )
+    p.add_argument("--exit-when-idle", type=float, default=None)
+    p.add_argument("--commit-interval-ms", type=int, default=100)
+    p.add_argument("--shutdown-timeout-s", type=float, default=15.0)
+    p.add_argument("--transaction-timeout-ms", type=int, default=60_000)
+    p.add_argument("--max-in-flight", type=int, default=4096)
+    p.add_argument("--batch-delay-s", type=float, default=0.0)
+    p.add_argument("--fail-on", default=None)
+    p.add_argument("--stuck-commit-every", type=int, default=0)
+    p.add_argument("--stuck-commit-s", type=float, default=0.0)
+    p.add_argument("--worker-id", default=None)
+    return p.parse_args(argv)
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    settings = chaos_settings(
+        args.bootstrap,
+        args.prefix,
+        partitions=args.partitions,
+        guarantee=args.guarantee,
+        commit_interval_ms=args.commit_interval_ms,
+        shutdown_timeout_s=args.shutdown_timeout_s,
+        transaction_timeout_ms=args.transaction_timeout_ms,
+        max_in_flight=args.max_in_flight,
+    )
+    settings.check()
+    scoring = FakeScoring(batch_delay_s=args.batch_delay_s, fail_on=args.fail_on)
+    processor = ChaosProcessor(
+        settings,
+        scoring,
+        mapping=load_mapping(settings),
+        spec=FeatureSpec.native(),
+        worker_id=args.worker_id,
+    )
+    processor.stuck_every = args.stuck_commit_every
+    processor.stuck_s = args.stuck_commit_s
+    counters = await processor.run(exit_when_idle=args.exit_when_idle, install_signals=True)
+    return counters.as_dict()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
+    )
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    processor_module.make_consumer = functools.partial(
+        processor_module.make_consumer,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=1000,
+    )
+    try:
+        counters = asyncio.run(amain(args))
+    except RuntimeError as exc:
+        print(f"worker stopped: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(orjson.dumps(counters).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

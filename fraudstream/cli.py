@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "replay": "fraudstream.stream.replay_cli:replay",
     "run": "fraudstream.stream.run_cli:run",
     "train": "fraudstream.model.train_cli:train",
+    "web": "fraudstream.web.standalone:web",
 }
 
 

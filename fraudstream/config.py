@@ -198,6 +198,15 @@ class Settings:
     duplicate_window: int = 100_000
     """How many recent transaction ids per partition are remembered to spot duplicates."""
     web_port: int | None = None
+    """Serve the live page and /metrics on this port (`run --web-port`); empty: no page."""
+    web_host: str = "0.0.0.0"
+    """Address the page listens on; 127.0.0.1 keeps it to this machine."""
+    drift_window: int = 10_000
+    """The drift watch compares the latest this-many scores with the model card's validation."""
+    drift_psi_bound: float = 0.25
+    """Warn when the population stability index of the scores against validation exceeds this."""
+    drift_alert_rate_factor: float = 2.0
+    """Warn when the alert rate is over this many times, or under 1/this, the validation one."""
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -250,6 +259,18 @@ class Settings:
             raise ConfigError("group_id must not be empty; fix: --group-id fraudstream")
         if self.web_port is not None and not 0 <= self.web_port < 65536:
             raise ConfigError(f"web_port must be a TCP port, got {self.web_port}")
+        if self.drift_window < 1 or self.drift_psi_bound <= 0:
+            raise ConfigError(
+                f"drift_window ({self.drift_window}) and drift_psi_bound ({self.drift_psi_bound}) "
+                "must be > 0; fix: e.g. FRAUDSTREAM_DRIFT_WINDOW=10000, "
+                "FRAUDSTREAM_DRIFT_PSI_BOUND=0.25"
+            )
+        if self.drift_alert_rate_factor <= 1:
+            raise ConfigError(
+                f"drift_alert_rate_factor must be > 1, got {self.drift_alert_rate_factor}; "
+                "fix: e.g. FRAUDSTREAM_DRIFT_ALERT_RATE_FACTOR=2 (warn at twice or half the "
+                "validation alert rate)"
+            )
         if self.dlq_max_payload_bytes <= 0:
             raise ConfigError("dlq_max_payload_bytes must be > 0")
 

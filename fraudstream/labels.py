@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -297,3 +297,34 @@ class DueLabels:
 
     def __len__(self) -> int:
         return len(self._heap)
+
+
+class LabelFileError(ValueError):
+    """A labels file (`fraudstream label --export`) with a line that is not a valid label."""
+
+
+def read_label_file(path: str) -> dict[str, int]:
+    """Transaction id -> 1 (confirmed fraud) or 0, from a JSON-lines dump of the labels topic;
+    a later verdict on the same transaction replaces an earlier one (an analyst's correction)."""
+    verdicts: dict[str, int] = {}
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            label = decode_label(line.rstrip(b"\r\n"))
+            if not isinstance(label, Label):
+                raise LabelFileError(
+                    f"--labels {path}: line {n}: {label.field or 'record'}: {label.message}; "
+                    "fix: give a file written by `fraudstream label --export`"
+                )
+            verdicts[label.transaction_id] = 1 if label.is_fraud else 0
+    return verdicts
+
+
+def relabel(events: Iterable[Event], verdicts: Mapping[str, int]) -> Iterator[Event]:
+    """The events with the label of each transaction named in `verdicts` replaced (or added)."""
+    for ev in events:
+        v = verdicts.get(ev.transaction_id)
+        if v is not None:
+            ev.label = v
+        yield ev

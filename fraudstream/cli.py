@@ -13,11 +13,13 @@ import click
 # name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
     "alerts": "fraudstream.alerts_cli:alerts",
+    "compare-models": "fraudstream.compare_cli:compare_models",
     "config": "fraudstream.stream.run_cli:config",
     "demo": "fraudstream.demo:demo",
     "evaluate": "fraudstream.model.evaluate_cli:evaluate",
     "generate": "fraudstream.synth_cli:generate",
     "kafka": "fraudstream.localkafka.cli:kafka",
+    "label": "fraudstream.label_cli:label",
     "loadtest": "loadtest.cli:loadtest",
     "replay": "fraudstream.stream.replay_cli:replay",
     "run": "fraudstream.stream.run_cli:run",

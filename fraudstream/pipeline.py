@@ -69,6 +69,9 @@ class Work:
     flags: list[str] = field(default_factory=list)
     ticket: Any = None
     """The Kafka shell's handle for acknowledging this record's outputs (opaque here)."""
+    scoring: Any = None
+    """The model that routed this record (opaque here): after a hot swap, records already routed
+    finish on it, so every score names the version that made it."""
 
 
 @dataclass(frozen=True, slots=True)

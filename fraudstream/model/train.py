@@ -791,8 +791,10 @@ def train_file(
     init_from: str | Path | None = None,
     command: str | None = None,
     log: Callable[[str], None] | None = None,
+    labels: str | Path | None = None,
 ) -> tuple[str, TrainResult]:
-    """The `fraudstream train` command as a function; returns (version, result)."""
+    """The `fraudstream train` command as a function; returns (version, result). `labels`: a
+    JSON-lines dump of the labels topic whose verdicts override or add the file's labels."""
     from itertools import islice
 
     from fraudstream.features.dataset import EventErrors, build_features, iter_events
@@ -809,6 +811,12 @@ def train_file(
 
     skipped = EventErrors()
     events: Iterator[Any] = iter_events(data, field_mapping, errors="skip", skipped=skipped)
+    if labels is not None:
+        from fraudstream.labels import read_label_file, relabel
+
+        verdicts = read_label_file(str(labels))
+        say(f"labels: {len(verdicts):,} verdicts from {Path(labels).name}")
+        events = relabel(events, verdicts)
     if max_rows is not None:
         events = islice(events, max_rows)
     if train_start is not None:

@@ -112,6 +112,14 @@ from fraudstream.model.presets import PRESETS
     show_default=True,
     help="Most validation traffic the cascade band may send to the language model.",
 )
+@click.option(
+    "--labels",
+    "labels_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Analyst verdicts (`fraudstream label --export FILE`): override or add labels by "
+    "transaction id.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--json", "as_json", is_flag=True, help="Print the model card's summary as JSON.")
 def train(
@@ -136,6 +144,7 @@ def train(
     alert_budget: float | None,
     stage1: bool,
     lm_share: float,
+    labels_file: str | None,
     quiet: bool,
     as_json: bool,
 ) -> None:
@@ -180,6 +189,7 @@ def train(
             valid_days=valid_days,
             max_rows=max_rows,
             init_from=init_from,
+            labels=labels_file,
             command=shlex.join(["fraudstream", "train", *sys.argv[2:]])
             if len(sys.argv) > 1 and sys.argv[1] == "train"
             else None,

@@ -32,7 +32,9 @@ async def input_partitions(settings: Settings) -> int | None:
     return None
 
 
-async def prepare_topics(settings: Settings, *, create_input: bool = True) -> int:
+async def prepare_topics(
+    settings: Settings, *, create_input: bool = True, shadow: bool = False
+) -> int:
     """Create missing topics and return the input topic's partition count. The per-entity state
     changelog gets as many partitions as the input, so partition p's state lives in partition p."""
     topics = settings.topics
@@ -70,6 +72,8 @@ async def prepare_topics(settings: Settings, *, create_input: bool = True) -> in
             changelog_topic(settings): TopicSpec(
                 partitions, topics.replication, {"cleanup.policy": "compact"}
             ),
+            # shadow mode: the challenger's scores (see stream/shadow.py)
+            **({topics.shadow: plain} if shadow else {}),
         },
         client_kwargs=kwargs,
     )

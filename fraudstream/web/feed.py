@@ -145,7 +145,8 @@ class ProcessorFeed:
             self.drift = drift_watch(reference_for(p.scoring, self.settings), self.settings)
             self._drift_log = DriftLog()
         self.view.sample(self.clock(), p.counters.as_dict())
-        self.view.lag = {f"{t}[{n}]": lag for (t, n), lag in sorted(p.lag().items())}
+        # one input topic: the partition number says it all (the topic is in /metrics)
+        self.view.lag = {str(n): lag for (_, n), lag in sorted(p.lag().items())}
         self.view.model_versions = [version]
         status = self.drift.status().as_dict()
         self.view.drift = status

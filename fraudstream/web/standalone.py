@@ -221,7 +221,7 @@ async def _poll_offsets(
                 for tp in inputs:
                     meta = committed.get(tp)
                     done = meta.offset if meta is not None and meta.offset >= 0 else 0
-                    lag[f"{tp.topic}[{tp.partition}]"] = max(0, ends[tp] - done)
+                    lag[str(tp.partition)] = max(0, ends[tp] - done)
                 feed.view.lag = lag
             feed.tick(time.monotonic())
         except Exception as exc:  # a broker hiccup must not take the page down

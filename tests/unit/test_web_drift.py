@@ -21,7 +21,9 @@ from fraudstream.web.drift import (
 def validation_scores(n: int, seed: int = 0) -> list[float]:
     """Mostly low scores with a fraud tail, like a fraud model's validation output."""
     rng = random.Random(seed)
-    return [rng.betavariate(0.6, 12) if rng.random() > 0.02 else rng.uniform(0.6, 1) for _ in range(n)]
+    return [
+        rng.betavariate(0.6, 12) if rng.random() > 0.02 else rng.uniform(0.6, 1) for _ in range(n)
+    ]
 
 
 def test_bins_cover_zero_to_one_and_clamp() -> None:
@@ -48,7 +50,12 @@ def test_psi_zero_for_same_and_large_for_different() -> None:
 def test_reference_prefers_the_cascade_and_falls_back_to_thresholds() -> None:
     lm = score_distribution([0.1, 0.2], 0.5)
     cascade = score_distribution([0.9, 0.95], 0.5)
-    card = {"metrics": {"validation": {"score_distribution": lm}, "cascade": {"score_distribution": cascade}}}
+    card = {
+        "metrics": {
+            "validation": {"score_distribution": lm},
+            "cascade": {"score_distribution": cascade},
+        }
+    }
     ref = Reference.from_card(card)
     assert ref is not None and ref.source == "metrics.cascade" and ref.alert_rate == 1.0
     only_thresholds = Reference.from_card({"thresholds": {"alerts_per_1000": 12.0}})

@@ -116,7 +116,9 @@ function draw(s) {
   $("batch-detail").textContent = b.window
     ? `max ${fmt(b.max_size)} · token fill ${pct(b.mean_fill, 0)} (last ${fmt(b.window)})` : "no language-model batch yet";
   $("lag-total").textContent = fmt(s.lag_total);
-  $("lag-detail").textContent = Object.entries(s.lag).map(([p, n]) => `${p}: ${fmt(n)}`).join(" · ") || "no partition yet";
+  const parts = Object.entries(s.lag);
+  $("lag-detail").textContent = parts.length
+    ? parts.map(([p, n]) => `p${p} ${fmt(n)}`).join(" · ") : "no partition yet";
   $("alerts-seen").textContent = `(latest ${s.alerts.length} of ${fmt(s.alerts_seen)} seen)`;
   drawChart(s.series);
   drawDrift(s.drift);

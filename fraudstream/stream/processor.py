@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import orjson
@@ -126,6 +126,20 @@ Listener = Callable[[str, dict[str, Any]], None]
 """Called with (kind, record) for every output: kind is score, alert or dead_letter."""
 
 
+class Observer(Protocol):
+    """Instrumentation (the live page and /metrics, `web/feed.py`), called on the event loop;
+    it must be quick and must not raise."""
+
+    def on_score(self, record: dict[str, Any], ticket: Ticket) -> None: ...
+
+    def on_alert(self, alert: dict[str, Any]) -> None: ...
+
+    def on_batch(self, size: int, tokens: int, fill: float) -> None: ...
+
+    def on_acked(self, topic: str, ticket: Ticket) -> None:
+        """An output on `topic` for the input `ticket` was acknowledged by the broker."""
+
+
 class Processor:
     def __init__(
         self,
@@ -142,6 +156,7 @@ class Processor:
         self.spec = spec
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.listener = listener
+        self.observer: Observer | None = None
         self.counters = Counters()
         self.admission = Admission(
             mapping,
@@ -400,6 +415,8 @@ class Processor:
         fill = decision.padded_len and sum(w.tokens for w in works) / (
             len(works) * decision.padded_len
         )
+        if self.observer is not None:
+            self.observer.on_batch(len(works), len(works) * decision.padded_len, float(fill))
         for i, work in enumerate(works):
             work.timings["queue"] = (
                 dispatched - work.timings["queue"] + times.prepare_s + times.wait_s
@@ -466,10 +483,15 @@ class Processor:
         key = work.source.key
         outputs: list[tuple[str, bytes]] = [(topics.scores, orjson.dumps(record))]
         if alert:
-            outputs.append((topics.alerts, orjson.dumps(alert_record(record, work, threshold))))
+            alert_doc = alert_record(record, work, threshold)
+            outputs.append((topics.alerts, orjson.dumps(alert_doc)))
             self.counters.alerts += 1
         self.counters.scored += 1
         self._send(work.ticket, key, outputs)
+        if self.observer is not None:
+            self.observer.on_score(record, work.ticket)
+            if alert:
+                self.observer.on_alert(alert_doc)
         if self.listener is not None:
             self.listener("score", record)
 
@@ -513,6 +535,8 @@ class Processor:
         if f.cancelled() or f.exception() is not None:
             self._send_failed(out, None if f.cancelled() else f.exception())
             return
+        if self.observer is not None:
+            self.observer.on_acked(out.topic, out.ticket)
         self.tracker.acked(out.ticket)
 
     def _send_failed(self, out: _Output, error: BaseException | None) -> None:
@@ -569,6 +593,25 @@ class Processor:
         alerts = [i for i, p in enumerate(probs) if p >= threshold]
         reasons = self.scoring.explain(prepared, alerts) if alerts else []
         return probs, dict(zip(alerts, reasons, strict=True))
+
+    def lag(self) -> dict[TP, int]:
+        """Per assigned input partition: records on the broker not yet done (outputs all
+        acknowledged). The high watermark is the one of the last fetch response."""
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out: dict[TP, int] = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            key: TP = (tp.topic, tp.partition)
+            done = self.tracker.position(key)
+            if done is not None:
+                out[key] = max(0, high - done)
+            elif high == 0:
+                out[key] = 0  # an empty partition; otherwise unknown until its first record
+        return out
 
     # ------------------------------------------------------------------------------ rebalance
 

@@ -128,3 +128,27 @@ def test_percentile_nearest_rank() -> None:
     assert percentile([], 50) is None
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 99.9) == 4.0
+
+
+def test_topics_feed_counts_and_backfill() -> None:
+    from fraudstream.config import Settings
+    from fraudstream.web.standalone import TopicsFeed
+
+    feed = TopicsFeed(Settings(), card={"version": "m1", "thresholds": {"alerts_per_1000": 100}})
+    feed._alerts_from[0] = 5
+    for offset in range(8):  # offsets 0-4 are the backfilled latest alerts: shown, not counted
+        feed.on_alert(alert(offset), 0, offset)
+    score = {
+        "model_version": "m1", "score": 0.97, "band": "block", "scored_at_ms": 1_030,
+        "source": {"timestamp_ms": 1_000}, "batch": {"size": 4, "fill": 0.5},
+    }  # fmt: skip
+    feed.on_score(score, now=1.0)
+    feed.on_input_end(100)
+    feed.on_input_end(130)
+    feed.on_dead_letter()
+    feed.tick(2.0)
+    snap = feed.state()
+    assert snap["totals"] == {"records_in": 30, "scored": 1, "alerts": 3, "dead_letters": 1}
+    assert len(snap["alerts"]) == 8 and snap["latency_ms"]["max"] == 30.0
+    assert snap["model_versions"] == ["m1"]
+    assert snap["drift"]["expected_alert_rate"] == 0.1  # the card of the version being served

@@ -13,6 +13,7 @@ import click
 # name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
     "alerts": "fraudstream.alerts_cli:alerts",
+    "bench-model": "fraudstream.model.bench_cli:bench_model",
     "compare-models": "fraudstream.compare_cli:compare_models",
     "config": "fraudstream.stream.run_cli:config",
     "demo": "fraudstream.demo:demo",

@@ -1,0 +1,335 @@
+"""`fraudstream bench-model`: how fast the classifier scores, optimised path next to plain eager.
+
+Theory of operation
+-------------------
+One run builds one model (a preset with random weights, or a model folder), one set of inputs
+per narrative-length setting, and times two paths over exactly the same rows:
+
+- **eager**: the module as trained, fp32, under `torch.no_grad()`, rows taken in arrival order and
+  each batch padded to its longest narrative (what a plain PyTorch service does);
+- **optimised**: a copy of the module in bf16 where the hardware has bf16 kernels (CUDA, or a
+  CPU that oneDNN says supports bf16; `--dtype` overrides), under `torch.inference_mode()`, rows
+  grouped by token length so a batch holds narratives of one length bucket (padding is the
+  text tower's waste, and few distinct shapes keep compiled kernels and CUDA graphs reusable),
+  optionally `torch.compile` (CUDA: mode `reduce-overhead`, i.e. CUDA graphs), inputs in pinned
+  host memory copied asynchronously on CUDA.
+
+Model-only: token ids are made up front (random ids with the lengths of the setting) and the
+clock covers the forward pass and the copy of the scores back to the host. A length setting is
+either a fixed token count (every narrative that long) or `synth`: the token lengths of the
+synthetic generator's narratives under the model's tokenizer (or one trained on them).
+
+Figures are throughput (transactions/s) and milliseconds per batch, medians of `repeats`
+timed passes, each at least `seconds` long. On a shared machine the ratio between the two paths,
+taken in the same run, is the figure to trust.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import platform
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from fraudstream.model.classifier import FraudClassifier, set_threads
+from fraudstream.model.presets import ModelConfig, embedding_dim, get_preset
+
+# The native feature spec's shape (13 numeric, 7 categorical): the processor's default model.
+_NUMERIC = 13
+_CATEGORICAL = 7
+_CARDINALITY = 24
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    preset: str = "tiny"
+    model_dir: Path | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    """auto: bf16 on CUDA and on CPUs with bf16 kernels, else fp32; or fp32, bf16."""
+    batch_sizes: tuple[int, ...] = (1, 16, 64, 256)
+    lengths: tuple[str, ...] = ("8", "16", "32", "synth")
+    compile: bool | None = None
+    """None: on for CUDA, off for CPU (compiling takes tens of seconds per shape on CPU)."""
+    threads: int | None = 1
+    seconds: float = 0.5
+    repeats: int = 3
+    rows: int = 4096
+    seed: int = 0
+
+
+@dataclass
+class BenchResult:
+    setup: dict[str, Any]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    if name == "fp32":
+        return torch.float32
+    if name == "bf16":
+        return torch.bfloat16
+    if name != "auto":
+        raise ValueError(f"--dtype {name!r}: choose auto, fp32 or bf16")
+    if device.type == "cuda":
+        return torch.bfloat16
+    # Without native bf16 (AVX512-BF16 / AMX), bf16 matmuls are emulated and slower than fp32.
+    return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
+
+
+def preset_module(preset_name: str, max_length: int = 64) -> FraudClassifier:
+    """The preset's architecture with random weights, shaped like the native default model."""
+    from dataclasses import replace
+
+    preset = get_preset(preset_name)
+    text = replace(
+        preset.text,
+        max_length=max_length,
+        max_position_embeddings=max(preset.text.max_position_embeddings, max_length),
+    )
+    cards = (_CARDINALITY,) * _CATEGORICAL
+    config = ModelConfig(
+        preset=preset.name,
+        text=text,
+        numeric_names=tuple(f"n{i}" for i in range(_NUMERIC)),
+        categorical_names=tuple(f"c{i}" for i in range(_CATEGORICAL)),
+        categorical_cardinalities=cards,
+        categorical_dims=tuple(embedding_dim(c) for c in cards),
+        meta_hidden=preset.meta_hidden,
+        fusion_hidden=preset.fusion_hidden,
+        dropout=preset.dropout,
+        tokenizer=preset.tokenizer,
+        numeric_embedding_dim=preset.numeric_embedding_dim,
+        text_dropout=preset.text_dropout,
+    )
+    torch.manual_seed(0)
+    return FraudClassifier(config).eval()
+
+
+def synthetic_lengths(tokenizer: Any, preset_name: str, n: int = 4000) -> np.ndarray:
+    """Token lengths ([CLS]/[SEP] included, truncated as the model would) of `n` synthetic
+    narratives; without a tokenizer, one is trained on them as `fraudstream train` would."""
+    from fraudstream.model.tokenizer import load_minilm_tokenizer, token_lengths, train_wordpiece
+    from fraudstream.synth import SynthConfig, generate
+
+    texts = [str(r.get("narrative") or "") for r in generate(n, SynthConfig(seed=1))]
+    preset = get_preset(preset_name)
+    if tokenizer is None:
+        if preset.tokenizer == "minilm":
+            tokenizer = load_minilm_tokenizer(max_length=preset.text.max_length)
+        else:
+            tokenizer = train_wordpiece(
+                texts, vocab_size=preset.tokenizer_vocab_size, max_length=preset.text.max_length
+            )
+    trunc = tokenizer.truncation
+    cap = int(trunc["max_length"]) if trunc else preset.text.max_length
+    return np.minimum(token_lengths(tokenizer, texts), cap)
+
+
+@dataclass
+class _Inputs:
+    ids: torch.Tensor
+    """[N, Lmax] token ids, padded with 0."""
+    lengths: np.ndarray
+    numeric: torch.Tensor
+    categorical: torch.Tensor
+
+
+def _inputs(lengths: np.ndarray, vocab: int, rng: np.random.Generator) -> _Inputs:
+    n = lengths.size
+    width = int(lengths.max())
+    ids = rng.integers(5, vocab, size=(n, width))
+    ids[np.arange(width)[None, :] >= lengths[:, None]] = 0
+    return _Inputs(
+        ids=torch.from_numpy(ids.astype(np.int64)),
+        lengths=lengths,
+        numeric=torch.from_numpy(rng.standard_normal((n, _NUMERIC)).astype(np.float32)),
+        categorical=torch.from_numpy(rng.integers(0, _CARDINALITY, (n, _CATEGORICAL))),
+    )
+
+
+def _batches(inp: _Inputs, batch_size: int, bucketed: bool) -> list[tuple[torch.Tensor, ...]]:
+    """(ids, mask, numeric, categorical) per batch. Bucketed: rows sorted by length, each batch
+    padded to a multiple of 8 tokens; else arrival order, padded to the batch's longest."""
+    n = inp.lengths.size
+    order = np.argsort(inp.lengths, kind="stable") if bucketed else np.arange(n)
+    out: list[tuple[torch.Tensor, ...]] = []
+    for b in range(0, n - batch_size + 1, batch_size):
+        rows = torch.from_numpy(order[b : b + batch_size])
+        longest = int(inp.lengths[order[b : b + batch_size]].max())
+        width = min(-(-longest // 8) * 8, inp.ids.shape[1]) if bucketed else longest
+        ids = inp.ids[rows, :width].contiguous()
+        out.append((ids, (ids != 0).long(), inp.numeric[rows], inp.categorical[rows]))
+    return out
+
+
+def _time(run: Any, batches: Sequence[Any], seconds: float, repeats: int, sync: Any) -> float:
+    """Median seconds per batch over `repeats` passes of at least `seconds` each."""
+    for b in batches[: min(len(batches), 3)]:
+        run(b)
+    sync()
+    per_batch: list[float] = []
+    for _ in range(repeats):
+        done, start = 0, time.perf_counter()
+        while True:
+            run(batches[done % len(batches)])
+            done += 1
+            if done >= len(batches) or time.perf_counter() - start >= seconds:
+                sync()
+                if time.perf_counter() - start >= seconds:
+                    break
+        per_batch.append((time.perf_counter() - start) / done)
+    return statistics.median(per_batch)
+
+
+def run_bench(options: BenchOptions, log: Any = None) -> BenchResult:
+    from fraudstream.model.folder import load_model, resolve_device
+
+    say = log or (lambda msg: None)
+    set_threads(options.threads)
+    device = resolve_device(options.device)
+    dtype = resolve_dtype(options.dtype, device)
+    use_compile = options.compile if options.compile is not None else device.type == "cuda"
+    tokenizer = None
+    if options.model_dir is not None:
+        loaded = load_model(options.model_dir, device="cpu")
+        eager = loaded.module
+        tokenizer = loaded.tokenizer
+        preset = loaded.config.preset
+        if eager.text is None:
+            raise ValueError(f"{options.model_dir}: the model has no text tower; nothing to time")
+    else:
+        preset = options.preset
+        eager = preset_module(preset)
+    assert eager.text is not None
+    text_cfg = eager.config.text
+    assert text_cfg is not None
+    eager = eager.to(device).eval()
+    for p in eager.parameters():
+        p.requires_grad_(False)
+    fast = copy.deepcopy(eager).to(dtype)
+    runner: Any = fast
+    if use_compile:
+        mode = "reduce-overhead" if device.type == "cuda" else None
+        runner = torch.compile(fast, mode=mode, dynamic=False)
+
+    rng = np.random.default_rng(options.seed)
+    cap = min(text_cfg.max_length, text_cfg.max_position_embeddings)
+    synth = None
+    setup: dict[str, Any] = {
+        "preset": preset,
+        "model": str(options.model_dir) if options.model_dir else "random weights",
+        "parameters": sum(p.numel() for p in eager.parameters()),
+        "device": _device_name(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "optimised": {
+            "dtype": str(dtype).removeprefix("torch."),
+            "inference_mode": True,
+            "length_buckets": "sorted by length, padded to a multiple of 8",
+            "compile": ("reduce-overhead (CUDA graphs)" if device.type == "cuda" else "inductor")
+            if use_compile
+            else False,
+            "pinned_memory": device.type == "cuda",
+        },
+        "eager": {"dtype": "float32", "no_grad": True, "padding": "to the batch's longest"},
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+    }
+    result = BenchResult(setup=setup)
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    def call(module: Any, b: tuple[torch.Tensor, ...], cast: torch.dtype) -> np.ndarray:
+        ids, mask, num, cat = b
+        if device.type == "cuda":
+            ids, mask = ids.to(device, non_blocking=True), mask.to(device, non_blocking=True)
+            num, cat = num.to(device, non_blocking=True), cat.to(device, non_blocking=True)
+        out: torch.Tensor = module(ids, mask, num.to(cast), cat)
+        scores: np.ndarray = out.float().cpu().numpy()
+        return scores
+
+    def run_eager(b: tuple[torch.Tensor, ...]) -> np.ndarray:
+        with torch.no_grad():
+            return call(eager, b, torch.float32)
+
+    def run_fast(b: tuple[torch.Tensor, ...]) -> np.ndarray:
+        with torch.inference_mode():
+            return call(runner, b, dtype)
+
+    for setting in options.lengths:
+        if setting == "synth":
+            if synth is None:
+                synth = synthetic_lengths(tokenizer, preset)
+            lengths = rng.choice(synth, options.rows)
+            setup["synth_lengths"] = {
+                "mean": round(float(synth.mean()), 2),
+                "p50": int(np.percentile(synth, 50)),
+                "p99": int(np.percentile(synth, 99)),
+                "max": int(synth.max()),
+            }
+        else:
+            try:
+                length = int(setting)
+            except ValueError:
+                raise ValueError(
+                    f"--lengths: {setting!r} is not a token count or 'synth'"
+                ) from None
+            if not 2 <= length <= cap:
+                raise ValueError(f"--lengths: {length} must be within 2..{cap} for this model")
+            lengths = np.full(options.rows, length)
+        inp = _inputs(lengths, text_cfg.vocab_size, rng)
+        if device.type == "cuda":
+            inp = _Inputs(
+                inp.ids.pin_memory(),
+                inp.lengths,
+                inp.numeric.pin_memory(),
+                inp.categorical.pin_memory(),
+            )
+        for bs in options.batch_sizes:
+            if bs > options.rows:
+                continue
+            plain = _batches(inp, bs, bucketed=False)
+            bucketed = _batches(inp, bs, bucketed=True)
+            t_eager = _time(run_eager, plain, options.seconds, options.repeats, sync)
+            t_fast = _time(run_fast, bucketed, options.seconds, options.repeats, sync)
+            row = {
+                "lengths": setting,
+                "batch_size": bs,
+                "eager_tx_s": round(bs / t_eager, 1),
+                "eager_ms_batch": round(t_eager * 1e3, 3),
+                "optimised_tx_s": round(bs / t_fast, 1),
+                "optimised_ms_batch": round(t_fast * 1e3, 3),
+                "speedup": round(t_eager / t_fast, 2),
+            }
+            result.rows.append(row)
+            say(
+                f"lengths {setting:>5}  batch {bs:4d}  eager {row['eager_tx_s']:>10,.0f} tx/s "
+                f"{row['eager_ms_batch']:8.2f} ms  optimised {row['optimised_tx_s']:>10,.0f} tx/s "
+                f"{row['optimised_ms_batch']:8.2f} ms  x{row['speedup']:.2f}"
+            )
+    return result
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"cpu: {name}, {os.cpu_count()} logical cores"

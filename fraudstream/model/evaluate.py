@@ -149,6 +149,22 @@ class ModelScorer:
             out[start : start + chunk.size] = self.model.predict(self.model.prepare(batch))
         return out
 
+    def stage1(self) -> tuple[GBDTModel, tuple[float, float] | None] | None:
+        """The folder's own cascade stage 1 and the band chosen for it on validation at training
+        time (`cascade.json`), or None when the folder has no stage 1."""
+        import json
+        import math
+
+        if not (self.path / "gbdt.txt").is_file():
+            return None
+        gbdt = GBDTModel.load(self.path)
+        band = None
+        cascade = self.path / "cascade.json"
+        if cascade.is_file():
+            low, high = json.loads(cascade.read_text(encoding="utf-8"))["band"]
+            band = (0.0 if low is None else float(low), math.inf if high is None else float(high))
+        return gbdt, band
+
 
 def train_gbdt(
     table: FeatureTable,
@@ -183,8 +199,8 @@ def evaluate_cascade(
     elsewhere. Both scores are calibrated probabilities, so the mixture ranks consistently.
 
     Fields: `ap`, `roc_auc`, `recall_at_1pct_fpr`, `ece`, `card_precision_at_k` of the cascade,
-    `share_to_language_model`, `band`, and the model alone's AP for comparison
-    (`ap_model_alone`, `ap_gap`). When a brick is missing the fields are null and `status` says
+    `share_to_language_model`, `band`, and each brick alone's AP for comparison
+    (`ap_model_alone`, `ap_stage1_alone`; `ap_gap` = model alone - cascade). When a brick is missing the fields are null and `status` says
     why. The band is chosen by the caller (`--cascade-band`): choosing it on the test set would
     flatter the cascade.
     """
@@ -198,10 +214,14 @@ def evaluate_cascade(
         f"card_precision_at_{k}": None,
         "share_to_language_model": None,
         "ap_model_alone": None,
+        "ap_stage1_alone": None,
         "ap_gap": None,
     }
     if stage1 is None or model is None:
-        block["status"] = "needs both a model (--model) and a stage-1 scorer (--baseline gbdt)"
+        block["status"] = (
+            "needs both a model (--model) and a stage-1 scorer (the model folder's own, "
+            "or --baseline gbdt)"
+        )
         return block
     if band is None:
         block["status"] = "no uncertain band: give --cascade-band LOW HIGH"
@@ -221,6 +241,7 @@ def evaluate_cascade(
             f"card_precision_at_{k}": figures.get(f"card_precision_at_{k}"),
             "share_to_language_model": float(to_model.mean()) if to_model.size else 0.0,
             "ap_model_alone": alone["average_precision"],
+            "ap_stage1_alone": classification_report(labels, stage1)["average_precision"],
             "ap_gap": alone["average_precision"] - figures["average_precision"],
             "_scores": final,
         }
@@ -374,9 +395,16 @@ def evaluate_table(
         scores["gbdt baseline"] = (y, gbdt_scores)
 
     if options.cascade:
-        block = evaluate_cascade(
-            gbdt_scores, model_scores, y, options.cascade_band, cards=cards, days=days, k=k
-        )
+        stage1_scores, band, source = gbdt_scores, options.cascade_band, "gbdt baseline"
+        own = model.stage1() if model is not None else None
+        if own is not None:
+            # The folder's stage 1 and its band, as the processor runs them: what a deployment
+            # gets. A band chosen here on the test set would flatter the cascade.
+            stage1_scores = own[0].predict_proba(table.numeric[test], table.categorical[test])
+            band = options.cascade_band or own[1]
+            source = "model folder"
+        block = evaluate_cascade(stage1_scores, model_scores, y, band, cards=cards, days=days, k=k)
+        block["stage1"] = source
         final = block.pop("_scores", None)
         if final is not None:
             scores["cascade"] = (y, final)

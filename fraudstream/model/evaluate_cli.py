@@ -56,7 +56,9 @@ import click
 @click.option(
     "--cascade",
     is_flag=True,
-    help="Also report the cascade: GBDT stage 1 on everything, the model on the uncertain band.",
+    help="Also report the cascade: GBDT stage 1 on everything, the model on the uncertain band "
+    "(the model folder's own stage 1 and band when it has them, else --baseline gbdt with "
+    "--cascade-band).",
 )
 @click.option(
     "--cascade-band",

@@ -399,6 +399,17 @@ def test_train_command_writes_a_loadable_folder(tmp_path: Path) -> None:
     band = json.loads((out / "cascade.json").read_text())["band"]
     assert 0 <= band[0] < band[1]
     assert summary["cascade"]["validation_share_to_language_model"] <= 0.2
+    # `evaluate --cascade` runs the folder's own stage 1 and band, as the processor would.
+    from fraudstream.model.evaluate_cli import evaluate
+
+    args = ["--model", str(out), "--data", str(data), "--mapping", "native", "--cascade"]
+    result = CliRunner().invoke(evaluate, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    cascade = json.loads(result.stdout)["cascade"]
+    assert cascade["stage1"] == "model folder" and cascade["status"] == "ok"
+    assert cascade["band"][0] == band[0]
+    assert cascade["ap"] is not None and cascade["ap_stage1_alone"] is not None
+    assert 0.0 <= cascade["share_to_language_model"] <= 1.0
     (out / "cascade.json").write_text(json.dumps({"band": [0.0, 2.0]}))
     with pytest.raises(ModelFolderError, match=r"cascade\.json"):
         load_model(out, device="cpu")

@@ -14,6 +14,7 @@ import click
 COMMANDS: dict[str, str] = {
     "alerts": "fraudstream.alerts_cli:alerts",
     "bench-model": "fraudstream.model.bench_cli:bench_model",
+    "chaos": "loadtest.chaos:chaos",
     "compare-models": "fraudstream.compare_cli:compare_models",
     "config": "fraudstream.stream.run_cli:config",
     "demo": "fraudstream.demo:demo",

@@ -195,6 +195,11 @@ class Settings:
     """Transactions older than this (by their own timestamp) are dead-lettered as bad_timestamp."""
     max_future_skew_s: float = 86_400.0
     alert_dedup_window_s: float = 86_400.0
+    """A second alert for the same transaction id within this many seconds is suppressed (the
+    score still goes out, flagged); the ids are remembered per partition, at most
+    `duplicate_window` of them, and survive a restart through the state changelog."""
+    transaction_timeout_ms: int = 60_000
+    """exactly_once: the broker aborts a transaction left open this long (a stuck worker)."""
     duplicate_window: int = 100_000
     """How many recent transaction ids per partition are remembered to spot duplicates."""
     web_port: int | None = None
@@ -224,6 +229,8 @@ class Settings:
             "commit_interval_ms": self.commit_interval_ms,
             "shutdown_timeout_s": self.shutdown_timeout_s,
             "duplicate_window": self.duplicate_window,
+            "alert_dedup_window_s": self.alert_dedup_window_s,
+            "transaction_timeout_ms": self.transaction_timeout_ms,
         }
         for name, value in positive.items():
             if value <= 0:

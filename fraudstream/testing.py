@@ -2,7 +2,8 @@
 
 * `FakeClock`: injected time for the pure core.
 * `FakeScoring`: a `Scoring` with no model: a keyword rule, optional per-batch delay, optional
-  failures, so the processor can be tested without torch.
+  failures (the next N batches, or every batch holding a given text), so the processor can be
+  tested without torch.
 * `transaction(...)`: a valid native transaction with overrides.
 """
 
@@ -38,6 +39,7 @@ class FakeScoring:
         batch_delay_s: float = 0.0,
         per_item_delay_s: float = 0.0,
         fail_batches: int = 0,
+        fail_on: str | None = None,
     ) -> None:
         self.version = version
         self.alert_threshold = alert_threshold
@@ -47,6 +49,10 @@ class FakeScoring:
         self.batch_delay_s = batch_delay_s
         self.per_item_delay_s = per_item_delay_s
         self._fail_left = fail_batches
+        self.fail_on = fail_on
+        """A batch holding a narrative with this text (lower case) fails, like a poisonous
+        input that crashes the model: the processor must split the batch to isolate it."""
+        self.failed_batches = 0
         self._lock = threading.Lock()
         self.batch_sizes: list[int] = []
 
@@ -71,7 +77,11 @@ class FakeScoring:
             self.batch_sizes.append(len(prepared))
             if self._fail_left > 0:
                 self._fail_left -= 1
+                self.failed_batches += 1
                 raise RuntimeError("injected model failure")
+            if self.fail_on is not None and any(self.fail_on in n for n in prepared):
+                self.failed_batches += 1
+                raise RuntimeError(f"injected model failure on {self.fail_on!r}")
         delay = self.batch_delay_s + self.per_item_delay_s * len(prepared)
         if delay:
             time.sleep(delay)

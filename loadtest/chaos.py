@@ -184,7 +184,17 @@ class Worker:
         return "assigned partitions [" in self.log()
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self._try_reap() is None
+
+    def _try_reap(self) -> int | None:
+        """Like `Popen.poll`, but with wait4, to keep the child's peak memory (ru_maxrss)."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+                if pid:
+                    self.rusage = usage
+                    self.proc.returncode = os.waitstatus_to_exitcode(status)
+        return self.proc.returncode
 
     def signal(self, sig: int) -> None:
         if self.alive():
@@ -193,15 +203,9 @@ class Worker:
     def reap(self, timeout: float) -> int:
         """Wait for the exit (SIGKILL after `timeout`); keeps the child's resource usage."""
         deadline = time.monotonic() + timeout
-        while self.proc.poll() is None and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
-                if pid:
-                    self.rusage = usage
-                    self.proc.returncode = os.waitstatus_to_exitcode(status)
-                    break
+        while self._try_reap() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        if self.proc.poll() is None:
+        if self._try_reap() is None:
             self.proc.kill()
             self.proc.wait()
         self._log.close()
@@ -236,10 +240,14 @@ class Supervisor:
         self.restarts = 0
         self.crashes: list[str] = []
         self._extra_for = extra_for or (lambda n: ())
+        self.idle_exit: float | None = 5.0
+        """Workers stop by themselves once the input is idle this long; None for a scenario in
+        which the input may look idle while the broker is away (then `settle` stops them)."""
         self._started = 0
         self._task: asyncio.Task[None] | None = None
 
     def start(self, **kw: Any) -> Worker:
+        kw.setdefault("idle_exit", self.idle_exit)
         w = Worker(self.env, *self._extra_for(self._started), **kw)
         self._started += 1
         self.workers.append(w)
@@ -248,7 +256,7 @@ class Supervisor:
     async def watch(self) -> None:
         while True:
             for w in list(self.workers):
-                code = w.proc.poll()
+                code = w._try_reap()
                 if code is not None and code != 0 and code != -signal.SIGKILL:
                     self.workers.remove(w)
                     w.reap(1.0)
@@ -271,6 +279,23 @@ class Supervisor:
             w.signal(signal.SIGKILL)
             w.reap(5.0)
 
+    async def settle(
+        self, progress: Progress, quiet_s: float = 6.0, timeout: float = 180.0
+    ) -> None:
+        """Wait until the visible output stopped growing for `quiet_s`, then SIGTERM every
+        worker (drain, commit, exit 0) and wait for them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            if progress.samples and progress.longest_stall(now - quiet_s, now) == 0.0:
+                recent = [n for ts, n in progress.samples if ts >= now - quiet_s]
+                if len(recent) > 10 and recent[0] == recent[-1]:
+                    break
+            await asyncio.sleep(0.5)
+        for w in self.workers:
+            w.signal(signal.SIGTERM)
+        await self.drain(timeout=60.0)
+
     async def drain(self, timeout: float = 180.0) -> None:
         """Wait until every worker exited on its own (idle); a crash is replaced meanwhile."""
         deadline = time.monotonic() + timeout
@@ -292,6 +317,7 @@ class Generator:
         self.rate = rate
         self.acked: set[str] = set()
         self.failed_sends = 0
+        self.last_error = ""
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -305,46 +331,62 @@ class Generator:
         return self.acked
 
     async def _run(self) -> None:
-        producer = make_producer(self.settings.kafka, linger_ms=5, request_timeout_ms=5000)
-        await producer.start()
         retry: deque[int] = deque()
         pending: set[asyncio.Future[Any]] = set()
         topic = self.settings.topics.input
+        broken = asyncio.Event()
 
         def done(i: int, tid: str, f: asyncio.Future[Any]) -> None:
             pending.discard(f)
             if f.cancelled() or f.exception() is not None:
                 self.failed_sends += 1
+                self.last_error = type(f.exception()).__name__ if not f.cancelled() else "cancelled"
                 retry.append(i)
+                # aiokafka's idempotent producer does not recover its sequence numbers after a
+                # batch failed (OutOfOrderSequenceNumber for ever): start a fresh producer.
+                broken.set()
             else:
                 self.acked.add(tid)
 
-        try:
-            start = time.monotonic()
-            i = 0
-            while not self._stop.is_set() or retry or pending:
-                if self._stop.is_set() and not retry:
-                    await asyncio.sleep(0.05)
-                    continue
-                if retry:
-                    j = retry.popleft()
-                else:
-                    delay = start + i / self.rate - time.monotonic()
-                    if delay > 0.002:
-                        await asyncio.sleep(delay)
-                    j, i = i, i + 1
-                key, value, tid = good_record(j)
-                try:
-                    fut = await producer.send(topic, value, key=key)
-                except KafkaError:
-                    self.failed_sends += 1
-                    retry.append(j)
-                    await asyncio.sleep(0.2)
-                    continue
-                pending.add(fut)
-                fut.add_done_callback(lambda f, j=j, tid=tid: done(j, tid, f))
-        finally:
-            await producer.stop()
+        start = time.monotonic()
+        i = 0
+        while not self._stop.is_set() or retry or pending:
+            producer = make_producer(self.settings.kafka, linger_ms=5, request_timeout_ms=5000)
+            try:
+                await producer.start()
+            except KafkaError:
+                with contextlib.suppress(KafkaError):
+                    await producer.stop()
+                await asyncio.sleep(0.5)
+                continue
+            broken.clear()
+            try:
+                while (not self._stop.is_set() or retry or pending) and not broken.is_set():
+                    if self._stop.is_set() and not retry:
+                        await asyncio.sleep(0.05)
+                        continue
+                    if retry:
+                        j = retry.popleft()
+                    else:
+                        delay = start + i / self.rate - time.monotonic()
+                        if delay > 0.002:
+                            await asyncio.sleep(delay)
+                        j, i = i, i + 1
+                    key, value, tid = good_record(j)
+                    try:
+                        fut = await producer.send(topic, value, key=key)
+                    except KafkaError:
+                        self.failed_sends += 1
+                        retry.append(j)
+                        await asyncio.sleep(0.2)
+                        continue
+                    pending.add(fut)
+                    fut.add_done_callback(lambda f, j=j, tid=tid: done(j, tid, f))
+            finally:
+                with contextlib.suppress(KafkaError):
+                    await producer.stop()  # fails what it still holds: they go to `retry`
+            if broken.is_set():
+                await asyncio.sleep(0.5)
 
 
 class Progress:
@@ -493,14 +535,17 @@ async def bounce(
     gen = Generator(settings, rate)
     progress = Progress(settings)
     resume: list[float | None] = []
+    stalls: list[float] = []
     t0 = time.monotonic()
     with Supervisor(env) as sup:
+        sup.idle_exit = None
         gen.start()
         progress.start()
         worker = sup.start()
         await worker.wait_assigned()
         for _ in range(bounces):
             await asyncio.sleep(3.0)
+            down_at = time.monotonic()
             await asyncio.to_thread(broker.down)
             await asyncio.sleep(down_s)
             await asyncio.to_thread(broker.up)
@@ -509,9 +554,10 @@ async def bounce(
             while progress.first_progress_after(up_at) is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             resume.append(progress.first_progress_after(up_at))
+            stalls.append(progress.longest_stall(down_at, time.monotonic()))
         await asyncio.sleep(2.0)
         sent = await gen.stop()
-        await sup.drain()
+        await sup.settle(progress)
         await progress.stop()
         restarts, crashes = sup.restarts, list(sup.crashes)
     counts = await tally(settings, sent)
@@ -522,6 +568,7 @@ async def bounce(
         "down_s": down_s,
         **counts,
         "resume_after_broker_up_s": resume,
+        "output_stall_s": stalls,
         "failed_generator_sends": gen.failed_sends,
         "worker_restarts": restarts,
         "worker_exits": crashes,
@@ -595,11 +642,10 @@ async def stuck_commit(
     with Supervisor(env, extra_for=extra) as sup:
         gen.start()
         await sup.start().wait_assigned()
-        deadline = time.monotonic() + run_s + stuck * (stuck_s + 30)
-        while (
-            sup.restarts < stuck or time.monotonic() - t0 < run_s
-        ) and time.monotonic() < deadline:
+        deadline = time.monotonic() + stuck * (stuck_s + 60)
+        while sup.restarts < stuck and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
+        await asyncio.sleep(run_s)  # the replacement runs under load, with slow commits
         sent = await gen.stop()
         await sup.drain()
         restarts, crashes = sup.restarts, list(sup.crashes)

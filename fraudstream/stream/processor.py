@@ -59,6 +59,7 @@ from fraudstream.batching import (
     Wait,
 )
 from fraudstream.config import Settings
+from fraudstream.dedupe import AlertDedupe, decode_marker, encode_marker
 from fraudstream.features import FeatureSpec, FeatureState
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.pipeline import (
@@ -76,8 +77,9 @@ from fraudstream.pipeline import (
 from fraudstream.runtime.runner import InferenceRunner
 from fraudstream.runtime.scoring import Reason, Scoring, route
 from fraudstream.stream.clients import check_connection, make_consumer, make_producer
-from fraudstream.stream.state_store import StateStore
-from fraudstream.stream.topics import prepare_topics
+from fraudstream.stream.state_store import ALERTED_ROLE, StateStore, state_key
+from fraudstream.stream.topics import changelog_topic, prepare_topics
+from fraudstream.stream.transactions import PartitionTxn
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,13 @@ class _Output:
     key: bytes | None
     value: bytes
     attempt: int
+    partition: int | None = None
+    txn: PartitionTxn | None = None
+    """exactly_once: the transaction this output belongs to (a revoked one's are dropped)."""
+    tracked: bool = True
+    """False for the at-least-once alert-dedupe marker: it does not hold back the offset."""
+    marker: bytes | None = None
+    """at_least_once alerts: the changelog key to write once the alert is acknowledged."""
 
 
 @dataclass
@@ -103,6 +112,9 @@ class Counters:
     language_model: int = 0
     late: int = 0
     batches: int = 0
+    retried_batches: int = 0
+    fallbacks: int = 0
+    alerts_suppressed: int = 0
     started_at: float = field(default_factory=time.monotonic)
     dead_letter_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -117,6 +129,9 @@ class Counters:
             "language_model": self.language_model,
             "late": self.late,
             "batches": self.batches,
+            "retried_batches": self.retried_batches,
+            "fallbacks": self.fallbacks,
+            "alerts_suppressed": self.alerts_suppressed,
             "elapsed_s": round(elapsed, 3),
             "throughput_per_s": round(self.scored / elapsed, 1),
         }
@@ -195,6 +210,10 @@ class Processor:
         self._outbox: deque[_Output] = deque()
         self._outbox_ready = asyncio.Event()
         self._assigned: set[int] = set()
+        self.exactly_once = settings.processing_guarantee == "exactly_once"
+        self._txns: dict[int, PartitionTxn] = {}
+        self._txn_commits: dict[int, asyncio.Future[None]] = {}
+        self._dedupe: dict[int, AlertDedupe] = {}
         self.ready = asyncio.Event()
         """Set once the processor has joined its group and restored its state."""
 
@@ -227,6 +246,8 @@ class Processor:
             group_id=settings.group_id,
             client_id=f"{settings.kafka.client_id}-{self.worker_id}",
             max_poll_records=min(2000, settings.max_in_flight),
+            # exactly_once: never score input from a transaction that is open or was aborted
+            isolation_level="read_committed" if self.exactly_once else "read_uncommitted",
         )
         self._consumer.subscribe([settings.topics.input], listener=_Rebalance(self))
         await self._consumer.start()
@@ -242,7 +263,10 @@ class Processor:
         finally:
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            commits = list(self._txn_commits.values())
+            for commit in commits:
+                commit.cancel()
+            await asyncio.gather(*tasks, *commits, return_exceptions=True)
             await self._close()
             if install_signals:
                 for sig in (signal.SIGTERM, signal.SIGINT):
@@ -279,6 +303,9 @@ class Processor:
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 await self._consumer.stop()
+        for txn in list(self._txns.values()):
+            await txn.stop()
+        self._txns.clear()
         if self._store is not None:
             await self._store.stop()
         if self._producer is not None:
@@ -335,8 +362,11 @@ class Processor:
                     consumer.seek(tp, messages[0].offset)
                 continue
             key: TP = (tp.topic, tp.partition)
+            txn = self._txns.get(tp.partition)
             for m in messages:
                 ticket = self.tracker.read(key, m.offset)
+                if txn is not None:
+                    txn.read(m.offset)
                 self.counters.records_in += 1
                 rec = InputRecord(tp.topic, tp.partition, m.offset, m.timestamp, m.key, m.value)
                 out = self.admission.admit(rec, state, now=perf(), wall_now=wall, clock=perf)
@@ -407,16 +437,47 @@ class Processor:
         try:
             (probs, reasons), times = await self.runner.run(works, estimate)
         except Exception as exc:  # a failing model must not stop the stream
-            log.exception("inference failed for a batch of %d", len(works))
-            await self._fallback(works, exc)
+            log.exception("inference failed for a batch of %d; splitting it", len(works))
+            await self._split_retry(works, decision.padded_len, dispatched, exc)
             return
         self.scheduler.complete(decision, times.infer_s)
+        self._emit_batch(works, probs, reasons, times, decision.padded_len, dispatched)
+
+    async def _split_retry(
+        self, works: list[Work], padded_len: int, dispatched: float, exc: BaseException
+    ) -> None:
+        """A batch failed (out of memory, one poisonous input): retry its halves, down to single
+        records, so one bad record costs only itself; a single record that still fails gets the
+        fallback score, flagged. Each retry takes an engine slot like any batch."""
+        if len(works) == 1:
+            self._fallback(works, exc)
+            return
+        self.counters.retried_batches += 1
+        mid = len(works) // 2
+        for half in (works[:mid], works[mid:]):
+            await self.runner.acquire_slot()
+            estimate = self.latency_model.estimate(len(half), padded_len)
+            try:
+                (probs, reasons), times = await self.runner.run(half, estimate)
+            except Exception as error:
+                log.warning("inference failed again for %d records: %s", len(half), error)
+                await self._split_retry(half, padded_len, dispatched, error)
+                continue
+            self._emit_batch(half, probs, reasons, times, padded_len, dispatched)
+
+    def _emit_batch(
+        self,
+        works: list[Work],
+        probs: np.ndarray,
+        reasons: dict[int, list[Reason]],
+        times: Any,
+        padded_len: int,
+        dispatched: float,
+    ) -> None:
         self.counters.batches += 1
-        fill = decision.padded_len and sum(w.tokens for w in works) / (
-            len(works) * decision.padded_len
-        )
+        fill = padded_len and sum(w.tokens for w in works) / (len(works) * padded_len)
         if self.observer is not None:
-            self.observer.on_batch(len(works), len(works) * decision.padded_len, float(fill))
+            self.observer.on_batch(len(works), len(works) * padded_len, float(fill))
         for i, work in enumerate(works):
             work.timings["queue"] = (
                 dispatched - work.timings["queue"] + times.prepare_s + times.wait_s
@@ -433,19 +494,29 @@ class Processor:
                 reasons.get(i, []),
                 batch={
                     "size": len(works),
-                    "tokens": len(works) * decision.padded_len,
+                    "tokens": len(works) * padded_len,
                     "fill": round(float(fill), 3),
                 },
             )
 
-    async def _fallback(self, works: list[Work], exc: BaseException) -> None:
-        """The language model failed: use the stage-1 score, flagged, so nothing is lost."""
+    def _fallback(self, works: list[Work], exc: BaseException) -> None:
+        """The language model failed on these records even alone: score them without it, flagged
+        `fallback_after_model_error`, so nothing is lost. The stage-1 score when there is one;
+        else the rules score: the alert threshold, i.e. the `review` band, because a transaction
+        nobody could score is one an analyst should see rather than one to let through."""
+        log.error("language model failed on a single record (%s): fallback score", exc)
         for work in works:
             work.flags.append("fallback_after_model_error")
             work.timings["queue"] = 0.0
             work.timings["inference"] = 0.0
-            score = work.stage1 if work.stage1 is not None else 0.0
-            self._emit_score(work, score, "fallback", [])
+            self.counters.fallbacks += 1
+            if work.stage1 is not None:
+                work.flags.append("fallback_stage1")
+                self._emit_score(work, work.stage1, "fallback", [])
+            else:
+                work.flags.append("fallback_rules")
+                reason = Reason("model", "the language model failed on this record", 1.0)
+                self._emit_score(work, self.alert_threshold, "fallback", [reason])
 
     # ------------------------------------------------------------------------------ outputs
 
@@ -474,6 +545,13 @@ class Processor:
             alert=alert,
         )
         work.timings["produce"] = 0.0
+        if alert:
+            dedupe = self._dedupe.get(work.source.partition)
+            if dedupe is not None and not dedupe.first(work.event.transaction_id, time.time()):
+                # the same transaction id alerted within alert_dedup_window_s: score, no alert
+                alert = False
+                work.flags.append("alert_suppressed_duplicate")
+                self.counters.alerts_suppressed += 1
         now_ms = int(time.time() * 1000)
         record = score_record(work, decision, now_ms=now_ms)
         if batch is not None:
@@ -482,12 +560,14 @@ class Processor:
         topics = self.settings.topics
         key = work.source.key
         outputs: list[tuple[str, bytes]] = [(topics.scores, orjson.dumps(record))]
+        marker: bytes | None = None
         if alert:
             alert_doc = alert_record(record, work, threshold)
             outputs.append((topics.alerts, orjson.dumps(alert_doc)))
+            marker = state_key(ALERTED_ROLE, work.event.transaction_id)
             self.counters.alerts += 1
         self.counters.scored += 1
-        self._send(work.ticket, key, outputs)
+        self._send(work.ticket, key, outputs, marker=marker)
         if self.observer is not None:
             self.observer.on_score(record, work.ticket)
             if alert:
@@ -505,12 +585,45 @@ class Processor:
                 "dead_letter", {"kind": rejected.error.kind, "offset": rejected.source.offset}
             )
 
-    def _send(self, ticket: Ticket, key: bytes | None, outputs: list[tuple[str, bytes]]) -> None:
-        if not self.tracker.produced(ticket, len(outputs)):
+    def _send(
+        self,
+        ticket: Ticket,
+        key: bytes | None,
+        outputs: list[tuple[str, bytes]],
+        *,
+        marker: bytes | None = None,
+    ) -> None:
+        """Queue a record's outputs. `marker`: the record alerted; remember its transaction id
+        in the changelog (exactly_once: in the same transaction; at_least_once: once the alert
+        is acknowledged, so a marker never stands for an alert that was lost)."""
+        txn = self._txns.get(ticket.tp[1]) if self.exactly_once else None
+        count = len(outputs) + (1 if marker is not None and txn is not None else 0)
+        if not self.tracker.produced(ticket, count):
             return  # the partition was revoked meanwhile: its new owner scores the record again
-        for topic, value in outputs:
-            self._outbox.append(_Output(ticket, topic, key, value, 1))
+        if txn is None:
+            for topic, value in outputs:
+                tagged = marker if topic == self.settings.topics.alerts else None
+                self._outbox.append(_Output(ticket, topic, key, value, 1, marker=tagged))
+        else:
+            ready = [_Output(ticket, topic, key, value, 1, txn=txn) for topic, value in outputs]
+            if marker is not None:
+                ready.append(self._marker_output(ticket, marker, txn=txn))
+            self._outbox.extend(txn.hold(ticket.offset, ready))
         self._outbox_ready.set()
+
+    def _marker_output(
+        self, ticket: Ticket, marker: bytes, *, txn: PartitionTxn | None = None
+    ) -> _Output:
+        return _Output(
+            ticket,
+            changelog_topic(self.settings),
+            marker,
+            encode_marker(time.time()),
+            1,
+            partition=ticket.tp[1],
+            txn=txn,
+            tracked=txn is not None,
+        )
 
     async def _sender_loop(self) -> None:
         """Hands outputs to the producer in the order they were made (one coroutine, no task per
@@ -524,8 +637,20 @@ class Processor:
                 await self._outbox_ready.wait()
                 continue
             out = outbox.popleft()
+            target = producer
+            if out.txn is not None:
+                if self._txns.get(out.txn.partition) is not out.txn:
+                    continue  # revoked: the partition's new owner produces it again
+                try:
+                    await out.txn.ensure_open()
+                except KafkaError as exc:
+                    self._send_failed(out, exc)
+                    continue
+                target = out.txn.producer
             try:
-                delivery = await producer.send(out.topic, out.value, key=out.key)
+                delivery = await target.send(
+                    out.topic, out.value, key=out.key, partition=out.partition
+                )
             except KafkaError as exc:
                 self._send_failed(out, exc)
                 continue
@@ -535,11 +660,31 @@ class Processor:
         if f.cancelled() or f.exception() is not None:
             self._send_failed(out, None if f.cancelled() else f.exception())
             return
+        if not out.tracked:
+            return
         if self.observer is not None:
             self.observer.on_acked(out.topic, out.ticket)
+        if out.txn is not None:
+            out.txn.unacked -= 1
         self.tracker.acked(out.ticket)
+        if out.marker is not None:
+            self._outbox.append(self._marker_output(out.ticket, out.marker))
+            self._outbox_ready.set()
 
     def _send_failed(self, out: _Output, error: BaseException | None) -> None:
+        if not out.tracked:
+            # a lost dedupe marker costs at most one repeated alert after a crash
+            log.warning("could not write an alert-dedupe marker: %s", error)
+            return
+        if out.txn is not None:
+            if self._txns.get(out.txn.partition) is not out.txn:
+                return  # revoked meanwhile
+            # A transaction with a failed send cannot be committed; stopping leaves it to be
+            # aborted, and the records to be read again from the last committed offset.
+            log.error("exactly_once: send to %s failed (%s); stopping", out.topic, error)
+            self._fatal = error or RuntimeError("send cancelled")
+            self.stop()
+            return
         if out.attempt >= MAX_SEND_ATTEMPTS:
             log.error(
                 "giving up sending to %s after %d attempts: %s", out.topic, out.attempt, error
@@ -548,7 +693,15 @@ class Processor:
             self.stop()
             return
         log.warning("send to %s failed (%s); retrying", out.topic, error)
-        retry = _Output(out.ticket, out.topic, out.key, out.value, out.attempt + 1)
+        retry = _Output(
+            out.ticket,
+            out.topic,
+            out.key,
+            out.value,
+            out.attempt + 1,
+            partition=out.partition,
+            marker=out.marker,
+        )
         asyncio.get_running_loop().call_later(0.2 * out.attempt, self._requeue, retry)
 
     def _requeue(self, out: _Output) -> None:
@@ -561,11 +714,27 @@ class Processor:
         interval = self.settings.commit_interval_ms / 1000.0
         while True:
             await asyncio.sleep(interval)
-            await self._commit()
+            await self._commit(wait=False)
 
-    async def _commit(self, only: set[int] | None = None) -> None:
+    async def _commit(self, only: set[int] | None = None, *, wait: bool = True) -> None:
         """The commit sequence (see the module docstring and `batching/offsets.py`)."""
         assert self._consumer is not None and self._store is not None
+        if self.exactly_once:
+            parts = set(self._txns) if only is None else only & set(self._txns)
+            if not wait:
+                # Each partition commits on its own: one slow transaction must not hold the
+                # others open past transaction_timeout_ms.
+                for p in parts:
+                    running = self._txn_commits.get(p)
+                    if running is None or running.done():
+                        self._txn_commits[p] = asyncio.ensure_future(self._commit_txn(p))
+                return
+            for p in sorted(parts):
+                running = self._txn_commits.get(p)
+                if running is not None and not running.done():
+                    await asyncio.wait([running])
+            await asyncio.gather(*(self._commit_txn(p) for p in sorted(parts)))
+            return
         offsets = self.tracker.committable()  # step 1
         if only is not None:
             offsets = {tp: o for tp, o in offsets.items() if tp[1] in only}
@@ -581,6 +750,61 @@ class Processor:
             log.warning("commit failed (%s); the records will be read again", exc)
             return
         self.tracker.committed(offsets)
+
+    async def _commit_txn(self, partition: int) -> None:
+        """exactly_once: the commit sequence of `stream/transactions.py`, for one partition."""
+        assert self._store is not None
+        txn = self._txns.get(partition)
+        if txn is None or txn.committing or self._fatal is not None:
+            return
+        tp = (self.settings.topics.input, partition)
+        txn.committing = True  # step 1
+        try:
+            deadline = time.monotonic() + self.settings.kafka.request_timeout_ms / 1000.0
+            while txn.unacked > 0:  # step 2
+                if self._fatal is not None:
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"outputs of partition {partition} not acknowledged within "
+                        "kafka.request_timeout_ms"
+                    )
+                await asyncio.sleep(0.002)
+            offsets = {k: v for k, v in self.tracker.committable().items() if k == tp}
+            if not txn.open and not offsets:
+                return
+            await txn.ensure_open()
+            await self._store.flush(self.states, [partition], producer=txn.producer)  # step 3
+            if offsets:
+                await txn.producer.send_offsets_to_transaction(  # step 4
+                    {TopicPartition(*tp): offsets[tp]}, self.settings.group_id
+                )
+            await self._before_txn_commit(partition)
+            await txn.producer.commit_transaction()  # step 5
+            txn.open = False
+            if offsets:
+                self.tracker.committed(offsets)
+        except Exception as exc:
+            # Fenced by a new owner, transaction timed out, broker gone: stop without
+            # committing; read_committed readers never see this transaction's outputs.
+            log.error(
+                "exactly_once: committing partition %d failed (%s: %s); stopping",
+                partition,
+                type(exc).__name__,
+                exc,
+            )
+            self._fatal = exc
+            self.stop()
+            return
+        finally:
+            txn.committing = False
+        released = txn.release()  # step 6
+        if released:
+            self._outbox.extend(released)
+            self._outbox_ready.set()
+
+    async def _before_txn_commit(self, partition: int) -> None:
+        """A seam for fault injection: the chaos tool delays transaction commits here."""
 
     # ------------------------------------------------------------------------------ model work
 
@@ -618,7 +842,23 @@ class Processor:
     async def on_assigned(self, partitions: set[int]) -> None:
         assert self._store is not None
         for p in sorted(partitions - self._assigned):
+            if self.exactly_once:
+                # Before the restore: init_transactions fences the partition's previous owner
+                # and aborts its open transaction, which a read_committed restore waits behind.
+                txn = PartitionTxn(
+                    self.settings, p, client_id=f"{self.settings.kafka.client_id}-{self.worker_id}"
+                )
+                try:
+                    await txn.start()
+                except Exception as exc:
+                    log.error("exactly_once: cannot start the producer of partition %d", p)
+                    self._fatal = exc
+                    self.stop()
+                    await txn.stop()
+                    return
+                self._txns[p] = txn
             self.states[p] = await self._store.restore(p)
+            self._dedupe[p] = self._restore_dedupe(p)
             self._assigned.add(p)
         self._last_input = time.monotonic()  # idleness counts from the moment we can read
         self.ready.set()
@@ -639,8 +879,22 @@ class Processor:
             self.tracker.revoke([(topic, p)])
             self.admission.revoke((topic, p))
             self.states.pop(p, None)
+            self._dedupe.pop(p, None)
             self._assigned.discard(p)
+            txn = self._txns.pop(p, None)
+            if txn is not None:
+                await txn.stop()
         log.info("revoked partitions %s", sorted(partitions))
+
+    def _restore_dedupe(self, partition: int) -> AlertDedupe:
+        assert self._store is not None
+        dedupe = AlertDedupe(self.settings.alert_dedup_window_s, self.settings.duplicate_window)
+        now = time.time()
+        for transaction_id, raw in self._store.alerted.pop(partition, []):
+            at = decode_marker(raw)
+            if at is not None:
+                dedupe.load(transaction_id, at, now)
+        return dedupe
 
 
 class _Rebalance(ConsumerRebalanceListener):

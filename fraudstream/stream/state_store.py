@@ -24,6 +24,9 @@ from fraudstream.stream.topics import changelog_topic
 log = logging.getLogger(__name__)
 
 SEP = "\x1f"
+ALERTED_ROLE = "alerted"
+"""Changelog records `alerted \x1f <transaction id>` -> epoch seconds: the alert-dedupe memory
+(`fraudstream/dedupe.py`), kept next to the features so it follows the partition."""
 
 
 def state_key(role: str, key: str) -> bytes:
@@ -51,6 +54,8 @@ class StateStore:
         self.partitions = partitions
         self._reader: AIOKafkaConsumer | None = None
         self.restored_records = 0
+        self.alerted: dict[int, list[tuple[str, bytes | None]]] = {}
+        """Per partition, the alert-dedupe markers read by the last `restore`, oldest first."""
 
     async def start(self) -> None:
         self._reader = make_consumer(
@@ -79,23 +84,37 @@ class StateStore:
         await reader.seek_to_beginning(tp)
         end = (await reader.end_offsets([tp]))[tp]
         count = 0
+        alerted: list[tuple[str, bytes | None]] = []
         while await reader.position(tp) < end:
             batch = await reader.getmany(tp, timeout_ms=200, max_records=5000)
             for message in batch.get(tp, []):
                 if message.key is None:
                     continue
                 role, key = parse_state_key(message.key)
+                if role == ALERTED_ROLE:
+                    alerted.append((key, message.value))
+                    continue
                 # A tombstone (None) forgets an expired entity that an older record would revive.
                 state.load(role, key, message.value)
                 count += 1
         state.clear_dirty()
+        self.alerted[partition] = alerted
         self.restored_records += count
         if count:
             log.info("restored %d entity states for partition %d", count, partition)
         return state
 
-    async def flush(self, states: Mapping[int, FeatureState], partitions: Iterable[int]) -> None:
-        """Write the changed entities of `partitions` and wait for the broker's acknowledgements."""
+    async def flush(
+        self,
+        states: Mapping[int, FeatureState],
+        partitions: Iterable[int],
+        *,
+        producer: AIOKafkaProducer | None = None,
+    ) -> None:
+        """Write the changed entities of `partitions` and wait for the broker's acknowledgements.
+        `producer`: exactly-once mode passes the partition's transactional producer, so the state
+        commits or aborts together with the outputs and the offset."""
+        producer = producer or self.producer
         deliveries = []
         for p in partitions:
             state = states.get(p)
@@ -106,6 +125,6 @@ class StateStore:
             changed = [(state_key(r, k), state.dump(r, k)) for r, k in state.dirty()]
             state.clear_dirty()
             for key, value in changed:
-                deliveries.append(await self.producer.send(self.topic, value, key=key, partition=p))
+                deliveries.append(await producer.send(self.topic, value, key=key, partition=p))
         if deliveries:
             await asyncio.gather(*deliveries)

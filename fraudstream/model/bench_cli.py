@@ -59,7 +59,7 @@ def _ints(value: str) -> tuple[int, ...]:
     show_default=True,
     help="Torch CPU threads (one is fastest on a small shared machine).",
 )
-@click.option("--seconds", type=click.FloatRange(min=0.05), default=0.5, show_default=True)
+@click.option("--seconds", type=click.FloatRange(min=0.01), default=0.5, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 def bench_model(

@@ -185,6 +185,18 @@ def describe_numeric(name: str, value: float, usual: float) -> str:
             f"{value:.0%} of this {mm.group(1)}'s labelled payments over {window} were fraud "
             f"(usual: {usual:.0%})"
         )
+    if m and (mm := re.fullmatch(r"([a-z0-9]+)_(max_)?amount_ratio", base)):
+        role, top = mm.groups()
+        what = "largest" if top else "average"
+        return (
+            f"amount {value:.1f}x this {role}'s {what} payment over the last {window} "
+            f"(usual: {usual:.1f}x)"
+        )
+    if mm := re.fullmatch(r"([a-z0-9]+)_fraud_streak", name):
+        noun = "label" if value == 1 else "labels"
+        return f"this {mm.group(1)}'s last {_num(value)} {noun} were all fraud"
+    if mm := re.fullmatch(r"([a-z0-9]+)_streak_age_s", name):
+        return f"this {mm.group(1)}'s run of fraud labels began {_duration(value)} ago"
     if m and (mm := re.fullmatch(r"([a-z0-9]+)_delayed_count", base)):
         return (
             f"{_num(value)} labelled payments on this {mm.group(1)} over {window} "

@@ -269,6 +269,25 @@ def test_groups_join_windows_of_one_statistic() -> None:
             "30 seconds since the previous payment on this account (usual: 1 day)",
         ),
         ("is_night", 1, 0, "at night"),
+        (
+            "card_amount_ratio_30d",
+            5.04,
+            1,
+            "amount 5.0x this card's average payment over the last 30 days (usual: 1.0x)",
+        ),
+        (
+            "card_max_amount_ratio_14d",
+            2,
+            0.9,
+            "amount 2.0x this card's largest payment over the last 14 days (usual: 0.9x)",
+        ),
+        ("terminal_fraud_streak", 4, 0, "this terminal's last 4 labels were all fraud"),
+        (
+            "terminal_streak_age_s",
+            3 * 86400,
+            0,
+            "this terminal's run of fraud labels began 3 days ago",
+        ),
     ],
 )
 def test_numeric_reasons_read_as_words(name: str, value: float, usual: float, text: str) -> None:

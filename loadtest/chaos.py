@@ -28,6 +28,7 @@ import contextlib
 import math
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -733,8 +734,9 @@ async def sigterm(
         *env.worker_args,
         "--shutdown-timeout-s",
         str(shutdown_timeout_s),
+        # a slow model (0.3 s a batch): the input outruns it, so SIGTERM finds work in flight
         "--batch-delay-s",
-        "0.01",
+        "0.3",
     )
     settings = await prepare(env)
     gen = Generator(settings, rate)
@@ -751,6 +753,7 @@ async def sigterm(
         await asyncio.sleep(0.05)
     sent = await gen.stop()
     drained_log = worker.log()
+    found = re.search(r"draining (\d+) records in flight", drained_log)
     second = Worker(env, idle_exit=5.0)
     second_code = await second.wait_exit(timeout=180)
     counts = await tally(settings, sent)
@@ -760,7 +763,8 @@ async def sigterm(
         "exit_code": code,
         "exit_s": exit_s,
         "shutdown_timeout_s": shutdown_timeout_s,
-        "left_in_flight": "still in flight" in drained_log,
+        "in_flight_at_sigterm": int(found.group(1)) if found else None,
+        "left_in_flight_at_timeout": "still in flight" in drained_log,
         "restart_exit_code": second_code,
         **counts,
     }

@@ -279,6 +279,7 @@ class Processor:
 
     async def _drain(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
         deadline = time.monotonic() + self.settings.shutdown_timeout_s
+        log.info("draining %d records in flight", self.tracker.in_flight())
         fetch = tasks[0]
         with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(

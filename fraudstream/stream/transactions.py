@@ -47,6 +47,39 @@ def transactional_id(settings: Settings, partition: int) -> str:
     return f"{settings.group_id}.{settings.topics.input}.{partition}"
 
 
+class InOrderRelease:
+    """Outputs of a partition's records, let go in offset order (plain bookkeeping, no I/O).
+
+    `read(offset)` in read order; `hold(offset, outputs)` when a record's outputs are ready;
+    both `hold` and `release` return the outputs whose record and every earlier one are ready,
+    unless `paused` (a commit is cutting the transaction)."""
+
+    def __init__(self) -> None:
+        self.paused = False
+        self._order: deque[int] = deque()
+        self._held: dict[int, list[Any]] = {}
+
+    def read(self, offset: int) -> None:
+        self._order.append(offset)
+
+    def hold(self, offset: int, outputs: list[Any]) -> list[Any]:
+        self._held[offset] = outputs
+        return self.release()
+
+    def release(self) -> list[Any]:
+        if self.paused:
+            return []
+        out: list[Any] = []
+        order, held = self._order, self._held
+        while order and order[0] in held:
+            out.extend(held.pop(order.popleft()))
+        return out
+
+    def __len__(self) -> int:
+        """Records read whose outputs are not released yet."""
+        return len(self._order)
+
+
 class PartitionTxn:
     """The transactional producer of one input partition and its in-order release buffer."""
 
@@ -61,11 +94,9 @@ class PartitionTxn:
         )
         self.open = False
         """A transaction has begun and not yet been committed."""
-        self.committing = False
         self.unacked = 0
         """Outputs handed to the producer and not yet acknowledged."""
-        self._order: deque[int] = deque()
-        self._held: dict[int, list[Any]] = {}
+        self._release = InOrderRelease()
 
     async def start(self) -> None:
         # init_transactions: fences the previous owner of this id and aborts its open transaction
@@ -80,26 +111,31 @@ class PartitionTxn:
             await self.producer.begin_transaction()
             self.open = True
 
+    @property
+    def committing(self) -> bool:
+        return self._release.paused
+
+    @committing.setter
+    def committing(self, value: bool) -> None:
+        self._release.paused = value
+
     def read(self, offset: int) -> None:
         """Register an input offset, in read order."""
-        self._order.append(offset)
+        self._release.read(offset)
 
     def hold(self, offset: int, outputs: list[Any]) -> list[Any]:
-        """The outputs of `offset` are ready; return those that may go to the producer now."""
-        self._held[offset] = outputs
-        return self.release()
+        """The outputs of `offset` are ready; return those that may go to the producer now
+        (counted as unacknowledged from here on)."""
+        out = self._release.hold(offset, outputs)
+        self.unacked += len(out)
+        return out
 
     def release(self) -> list[Any]:
-        if self.committing:
-            return []
-        out: list[Any] = []
-        order, held = self._order, self._held
-        while order and order[0] in held:
-            out.extend(held.pop(order.popleft()))
+        out = self._release.release()
         self.unacked += len(out)
         return out
 
     @property
     def waiting(self) -> int:
         """Records read whose outputs are not released yet."""
-        return len(self._order)
+        return len(self._release)

@@ -23,6 +23,23 @@ Every output (score, alert, dead letter) is sent with a callback that acknowledg
 tracker; a failed send is retried, and after repeated failures the processor stops without
 committing, so a restart replays the input.
 
+Exactly-once mode (`processing_guarantee: exactly_once`, see `stream/transactions.py`): each
+assigned input partition has its own transactional producer; a record's outputs are released to
+it in offset order, and the commit step becomes, per partition and independently of the others:
+stop releasing, wait for the acknowledgements, write the state, add the offset to the
+transaction, commit it. Any failure there (fenced by a new owner, the transaction timed out, the
+broker gone) stops the worker without committing: read_committed readers never see the aborted
+outputs, and the input is read again from the last committed offset.
+
+Model failure: a failing batch is split in halves and retried down to single records; a record
+that still fails is scored without the language model (stage 1, else the rules score: the
+`review` band), flagged `fallback_after_model_error`, so the stream goes on and nothing is lost.
+
+Alert dedupe (`dedupe.py`): a second alert for a transaction id within `alert_dedup_window_s`
+is suppressed (the score goes out flagged `alert_suppressed_duplicate`). The alerted ids are
+written to the state changelog (exactly_once: in the transaction; at_least_once: once the alert
+is acknowledged, so a marker never stands for a lost alert) and restored with the partition.
+
 Shutdown (SIGTERM, SIGINT, `--exit-when-idle`): stop fetching, let the scheduler and the engine
 drain the in-flight batches, commit, leave the group, exit — bounded by `shutdown_timeout_s`.
 """

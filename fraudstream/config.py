@@ -280,6 +280,17 @@ class Settings:
             )
         if self.dlq_max_payload_bytes <= 0:
             raise ConfigError("dlq_max_payload_bytes must be > 0")
+        if (
+            self.processing_guarantee == "exactly_once"
+            and self.transaction_timeout_ms <= 2 * self.commit_interval_ms
+        ):
+            # a transaction stays open about one commit interval; with less headroom the broker
+            # would abort healthy transactions
+            raise ConfigError(
+                f"transaction_timeout_ms ({self.transaction_timeout_ms}) must exceed twice "
+                f"commit_interval_ms ({self.commit_interval_ms}) in exactly_once mode; fix: "
+                "FRAUDSTREAM_TRANSACTION_TIMEOUT_MS=60000"
+            )
 
     @property
     def state_prefix(self) -> str:

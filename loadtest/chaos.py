@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import random
@@ -850,6 +851,9 @@ def chaos(
     Workers run the real processor with a fake model (a keyword rule), so that the figures
     measure the delivery machinery, not model loading. Each scenario prints one JSON line on
     stderr as it ends; --json prints them all on stdout at the end."""
+    # While the broker is away aiokafka logs an error per reconnect attempt, thousands a second;
+    # the scenarios count the failures that matter themselves.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     names = list(SCENARIOS) if scenario == "all" else [scenario]
     modes = ["at_least_once", "exactly_once"] if mode == "both" else [mode]
     results = asyncio.run(run_scenarios(names, bootstrap, modes, kills, hostile_good))

@@ -869,7 +869,16 @@ class Processor:
                 try:
                     await txn.start()
                 except Exception as exc:
-                    log.error("exactly_once: cannot start the producer of partition %d", p)
+                    log.error(
+                        "exactly_once: cannot start the transactional producer %r (%s: %s); "
+                        "fix: transaction_timeout_ms must not exceed the broker's "
+                        "transaction.max.timeout.ms, and the principal needs the Write and "
+                        "Describe ACLs on transactional ids starting with %r",
+                        txn.transactional_id,
+                        type(exc).__name__,
+                        exc,
+                        f"{self.settings.group_id}.",
+                    )
                     self._fatal = exc
                     self.stop()
                     await txn.stop()

@@ -66,3 +66,15 @@ def test_nothing_is_released_while_a_commit_cuts_the_transaction() -> None:
     assert r.hold(1, ["b"]) == []
     r.paused = False
     assert r.release() == ["b"]
+
+
+def test_exactly_once_needs_a_transaction_timeout_above_the_commit_interval() -> None:
+    from fraudstream.config import ConfigError, Settings
+
+    Settings(processing_guarantee="exactly_once").check()
+    bad = Settings(
+        processing_guarantee="exactly_once", commit_interval_ms=1000, transaction_timeout_ms=1500
+    )
+    with pytest.raises(ConfigError, match="FRAUDSTREAM_TRANSACTION_TIMEOUT_MS"):
+        bad.check()
+    Settings(commit_interval_ms=1000, transaction_timeout_ms=1500).check()  # only exactly_once

@@ -107,6 +107,16 @@ class TrainOptions:
     removes the shift in base rate. Models without a text tower always see every row: their
     epochs are cheap, and on the handbook protocol sampling cost AP (0.699 against 0.709-0.725
     over three seeds, docs/model.md)."""
+    distill: float | None = None
+    """Weight of a second loss term: the stage-1 GBDT's out-of-fold verdict on each training row
+    as a soft target (0: off; None: 0.5 for a model with a text tower, 0 without: a metadata-only
+    model already matches the trees on the handbook protocol). On 100,000 synthetic records it
+    lifted the tiny model's validation AP from 0.794 to 0.820 (the GBDT's: 0.823). Trees read
+    tabular features better than a small network learns
+    to from a few hundred frauds; their soft scores tell the network, for every legitimate row
+    too, how suspicious its metadata looks, while the hard labels and the narrative let it go
+    beyond them."""
+    distill_folds: int = 4
     max_length: int | None = None
     """Tokens per narrative; None: the 99th percentile of the training narratives, rounded up
     to a multiple of 8, at most the preset's."""
@@ -338,6 +348,24 @@ def fit(
 
     pos_weight = options.pos_weight or math.sqrt(per_epoch_neg / max(n_pos, 1))
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+    teacher: torch.Tensor | None = None
+    distill_weight = options.distill
+    if distill_weight is None:
+        distill_weight = 0.5 if module.has_text else 0.0
+    if distill_weight > 0:
+        t0 = time.perf_counter()
+        oof = _out_of_fold_logits(table, train_idx, valid_idx, options)
+        # The network's logits carry the epoch's negative sampling and pos_weight as an offset;
+        # move the teacher's into the same frame so that the two losses agree on the base rate.
+        offset = math.log(max(n_neg, 1) / max(per_epoch_neg, 1)) + math.log(pos_weight)
+        full = np.zeros(len(table), dtype=np.float32)
+        full[train_idx] = 1.0 / (1.0 + np.exp(-(oof + offset)))
+        teacher = torch.from_numpy(full)
+        say(
+            f"distillation: stage-1 out-of-fold teacher on {train_idx.size:,} rows "
+            f"({options.distill_folds} folds, {time.perf_counter() - t0:.1f}s), weight "
+            f"{distill_weight}"
+        )
 
     epochs = options.epochs or preset.epochs
     batch_size = options.batch_size or preset.batch_size
@@ -382,6 +410,10 @@ def fit(
                 assert num is not None and cat is not None and y is not None
                 logits = module(ids, mask, num, cat)
                 loss = loss_fn(logits, y)
+                if teacher is not None:
+                    soft = teacher[torch.from_numpy(idx)].to(device)
+                    distill = nn.functional.binary_cross_entropy_with_logits(logits, soft)
+                    loss = (1.0 - distill_weight) * loss + distill_weight * distill
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(module.parameters(), 1.0)
@@ -439,6 +471,7 @@ def fit(
         "epochs_run": len(history),
         "train_seconds": round(train_seconds, 2),
         "pos_weight": round(pos_weight, 4),
+        "distill": distill_weight,
         "parameters": params,
     }
     extra: dict[str, bytes] = {}
@@ -462,6 +495,32 @@ def fit(
         history=history,
         extra_files=extra,
     )
+
+
+def _out_of_fold_logits(
+    table: FeatureTable, train: np.ndarray, valid: np.ndarray, options: TrainOptions
+) -> np.ndarray:
+    """Stage-1 GBDT logits for each training row from a model that did not train on it."""
+    from fraudstream.model.gbdt import GBDTModel, GBDTParams
+
+    k = max(2, options.distill_folds)
+    fold = np.random.default_rng([options.seed, 7]).integers(0, k, train.size)
+    out = np.zeros(train.size, dtype=np.float64)
+    for f in range(k):
+        fit_rows, held = train[fold != f], fold == f
+        gbdt = GBDTModel.fit(
+            table.numeric[fit_rows],
+            table.categorical[fit_rows],
+            table.labels[fit_rows],
+            valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
+            numeric_names=table.numeric_names,
+            categorical_names=table.categorical_names,
+            params=GBDTParams(refit=False, seed=options.seed),
+        )
+        p = gbdt.predict_proba(table.numeric[train[held]], table.categorical[train[held]])
+        p = np.clip(p, 1e-6, 1 - 1e-6)
+        out[held] = np.log(p / (1 - p))
+    return out
 
 
 def fit_stage1(
@@ -892,17 +951,20 @@ def resolve_spec(features: str, delay_days: float | None) -> FeatureSpec:
     )
 
 
-DEFAULT_COUNT = 30_000
+DEFAULT_COUNT = 100_000
 DEFAULT_EPOCHS = 8
 
 
 def build_default_model(
     out_dir: Path, *, count: int = DEFAULT_COUNT, seed: int = 0, threads: int | None = None
 ) -> Path:
-    """The processor's default model: tiny, trained on synthetic data (30,000 records, about
-    a week of a 2,000-account bank; 8 epochs), in about two minutes of one CPU core. The synthetic records are written to a JSON-lines file first so that the model card's
-    data hash names real bytes, and training reads them back through the native mapping like any
-    other file."""
+    """The processor's default model: tiny, trained on synthetic data (100,000 records; 8 epochs,
+    distilled from the stage-1 GBDT), in about two minutes of one CPU core (2:03 measured on a
+    loaded 2-core machine). With 30,000 records its validation set held 80 frauds and the
+    language model reached AP 0.50-0.63 depending on the seed; with 100,000, 0.82, level with
+    stage 1 (docs/model.md). The synthetic records are written to a JSON-lines file first so
+    that the model card's data hash names real bytes, and training reads them back through the
+    native mapping like any other file."""
     import tempfile
 
     import orjson

@@ -113,6 +113,13 @@ from fraudstream.model.presets import PRESETS
     help="Most validation traffic the cascade band may send to the language model.",
 )
 @click.option(
+    "--distill",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=None,
+    help="Weight of the stage-1 GBDT's out-of-fold scores as soft targets [default: 0.5 with "
+    "narratives, 0 without].",
+)
+@click.option(
     "--labels",
     "labels_file",
     type=click.Path(exists=True, dir_okay=False),
@@ -144,6 +151,7 @@ def train(
     alert_budget: float | None,
     stage1: bool,
     lm_share: float,
+    distill: float | None,
     labels_file: str | None,
     quiet: bool,
     as_json: bool,
@@ -174,6 +182,7 @@ def train(
         alert_budget=alert_budget,
         stage1=stage1,
         lm_share=lm_share,
+        distill=distill,
         progress=not quiet,
     )
     try:

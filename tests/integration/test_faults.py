@@ -17,9 +17,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 async def test_kill9_under_load_loses_nothing(
-    kafka_broker: BrokerInfo, topic_prefix: str, guarantee: str
+    kafka_broker: BrokerInfo, topic_prefix: str, guarantee: str, tmp_path: Path
 ) -> None:
-    env = chaos.Env(kafka_broker.bootstrap, guarantee=guarantee, prefix=topic_prefix)
+    env = chaos.Env(
+        kafka_broker.bootstrap, guarantee=guarantee, prefix=topic_prefix, log_dir=tmp_path
+    )
     result = await chaos.kill9(env, kills=2, rate=300.0)
     assert result["sent"] > 0 and result["missing"] == 0, result
     assert result["missing_alerts"] == 0, result
@@ -28,9 +30,9 @@ async def test_kill9_under_load_loses_nothing(
 
 
 async def test_sigterm_under_load_drains_exits_0_and_a_restart_finds_nothing_missing(
-    kafka_broker: BrokerInfo, topic_prefix: str
+    kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:
-    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix)
+    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix, log_dir=tmp_path)
     result = await chaos.sigterm(env, records=3000, rate=1000.0, shutdown_timeout_s=10.0)
     assert result["in_flight_at_sigterm"], result  # it was under load: work to drain
     assert result["exit_code"] == 0 and result["restart_exit_code"] == 0, result
@@ -40,18 +42,20 @@ async def test_sigterm_under_load_drains_exits_0_and_a_restart_finds_nothing_mis
 
 
 async def test_rebalance_churn_one_two_three_one_workers_loses_nothing(
-    kafka_broker: BrokerInfo, topic_prefix: str
+    kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:
-    env = chaos.Env(kafka_broker.bootstrap, guarantee="exactly_once", prefix=topic_prefix)
+    env = chaos.Env(
+        kafka_broker.bootstrap, guarantee="exactly_once", prefix=topic_prefix, log_dir=tmp_path
+    )
     result = await chaos.rebalance(env, rate=200.0, hold_s=2.0)
     assert result["missing"] == 0 and result["duplicates"] == 0, result
     assert set(result["longest_stall_s"]) == {"1->2", "2->3", "3->1"}
 
 
 async def test_stuck_transaction_commit_is_aborted_and_never_visible(
-    kafka_broker: BrokerInfo, topic_prefix: str
+    kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:
-    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix)
+    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix, log_dir=tmp_path)
     result = await chaos.stuck_commit(env, stuck=1, stuck_s=14.0, timeout_ms=3000, run_s=3.0)
     assert result["stuck_workers_stopped"] >= 1, result  # the fault really happened
     assert result["missing"] == 0 and result["duplicates"] == 0, result
@@ -59,9 +63,9 @@ async def test_stuck_transaction_commit_is_aborted_and_never_visible(
 
 
 async def test_hostile_input_all_dead_lettered_with_a_reason_all_good_scored(
-    kafka_broker: BrokerInfo, topic_prefix: str
+    kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:
-    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix)
+    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix, log_dir=tmp_path)
     result = await chaos.hostile(env, good=400, per_kind=4, huge=1)
     assert result["bad_input_kinds"] >= 15, result
     assert result["dead_letters"] == result["dead_letters_with_reason"] == result["bad_sent"]
@@ -80,10 +84,12 @@ def own_broker(tmp_path: Path) -> Iterator[LocalBroker]:
         broker.down()
 
 
-async def test_broker_bounce_under_load_loses_nothing(own_broker: LocalBroker) -> None:
+async def test_broker_bounce_under_load_loses_nothing(
+    own_broker: LocalBroker, tmp_path: Path
+) -> None:
     info = own_broker.status()
     assert info is not None
-    env = chaos.Env(info.bootstrap, guarantee="exactly_once")
+    env = chaos.Env(info.bootstrap, guarantee="exactly_once", log_dir=tmp_path)
     result = await chaos.bounce(env, broker=own_broker, bounces=1, down_s=3.0, rate=200.0)
     assert result["missing"] == 0 and result["duplicates"] == 0, result
     assert result["resume_after_broker_up_s"][0] is not None, result

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -135,11 +136,11 @@ async def test_second_alert_for_a_transaction_id_is_suppressed_across_a_restart(
 
 
 async def test_replay_after_kill9_repeats_scores_but_not_alerts_in_at_least_once_mode(
-    kafka_broker: BrokerInfo, topic_prefix: str
+    kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:
     """Offsets are never committed before the kill (a 10-minute commit interval), so the restart
     replays every record: scores repeat (at-least-once), alerts do not."""
-    env = Env(kafka_broker.bootstrap, prefix=topic_prefix)
+    env = Env(kafka_broker.bootstrap, prefix=topic_prefix, log_dir=tmp_path)
     settings = env.settings
     n = 300
     first = Worker(env, "--commit-interval-ms", "600000", idle_exit=None)
@@ -172,7 +173,7 @@ async def latest_state(settings: Settings) -> dict[bytes, bytes | None]:
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 async def test_state_after_kill9_and_restart_equals_an_uninterrupted_run(
-    kafka_broker: BrokerInfo, topic_prefix: str, guarantee: str
+    kafka_broker: BrokerInfo, topic_prefix: str, guarantee: str, tmp_path: Path
 ) -> None:
     n = 3000
     inputs = records(n)
@@ -181,7 +182,12 @@ async def test_state_after_kill9_and_restart_equals_an_uninterrupted_run(
     )
     await run_once(reference, FakeScoring(), inputs)
 
-    env = Env(kafka_broker.bootstrap, guarantee=guarantee, prefix=f"{topic_prefix}-crash")
+    env = Env(
+        kafka_broker.bootstrap,
+        guarantee=guarantee,
+        prefix=f"{topic_prefix}-crash",
+        log_dir=tmp_path,
+    )
     settings = env.settings
     first = Worker(env, "--batch-delay-s", "0.2", idle_exit=None)
     await first.wait_assigned()

@@ -615,7 +615,11 @@ EVERYTHING = FeatureSpec(
             novelty=("device",),
         ),
         VelocityBlock(
-            "card", windows=(50,), aggregates=("mean",), ratio_windows=(50,), max_ratio_windows=(25,)
+            "card",
+            windows=(50,),
+            aggregates=("mean",),
+            ratio_windows=(50,),
+            max_ratio_windows=(25,),
         ),
     ),
     delayed=(DelayedRiskBlock("terminal", delay_s=20, windows=(15, 40), streak=True),),

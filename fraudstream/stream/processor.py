@@ -816,10 +816,13 @@ class Processor:
             return
         finally:
             txn.committing = False
-        released = txn.release()  # step 6
-        if released:
-            self._outbox.extend(released)
-            self._outbox_ready.set()
+            if self._fatal is None:
+                # step 6, on every way out: outputs held meanwhile must not wait for the next
+                # commit (an early return when there was nothing to commit included)
+                released = txn.release()
+                if released:
+                    self._outbox.extend(released)
+                    self._outbox_ready.set()
 
     async def _before_txn_commit(self, partition: int) -> None:
         """A seam for fault injection: the chaos tool delays transaction commits here."""

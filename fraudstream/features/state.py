@@ -668,6 +668,17 @@ class FeatureState:
             mqt = ent.mqt = []
             ent.mqa = []
         mqa = ent.mqa
+        if not mqt or mqt[-1] <= t:  # in order, the common case: drop the smaller tail, append
+            while mqa and mqa[-1] <= amount:
+                mqa.pop()
+                mqt.pop()
+            mqt.append(t)
+            mqa.append(amount)
+            if mqt[0] <= t - p.max_mw or len(mqt) > p.cap:
+                drop = max(bisect_right(mqt, t - p.max_mw), len(mqt) - p.cap)
+                del mqt[:drop]
+                del mqa[:drop]
+            return
         k = bisect_right(mqt, t)
         if k < len(mqt) and mqa[k] >= amount:
             pass  # a later event is at least as large: this one is never a window's maximum

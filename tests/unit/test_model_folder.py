@@ -393,6 +393,7 @@ def test_train_command_writes_a_loadable_folder(tmp_path: Path) -> None:
     assert card["seed"] == 3 and card["thresholds"]["policy"] == "alert_budget"
     assert {"torch", "transformers", "tokenizers"} <= set(card["libraries"])
     assert "validation" in card["metrics"] and card["split"]["name"] == "time"
+    assert card["metrics"]["distill"] == 0.5  # narratives: distilled from stage 1 by default
     # The cascade's stage 1 and band are part of the folder, hash-checked like the rest.
     manifest = json.loads((out / MANIFEST).read_text())
     assert {"gbdt.txt", "gbdt.json", "cascade.json"} <= set(manifest["files"])
@@ -424,3 +425,17 @@ def test_default_model_builds_from_synthetic_data(tmp_path: Path) -> None:
     assert model.preset == "tiny" and model.has_text
     assert model.card["command"].startswith("fraudstream.model.train.build_default_model(")
     assert model.card["data"]["mapping"] == "native"
+
+
+def test_out_of_fold_teacher_scores_every_training_row_from_the_other_folds(
+    table: FeatureTable,
+) -> None:
+    """The distillation teacher: finite logits for each training row, and they rank (metadata
+    separates the toy frauds: amount, new device, country)."""
+    from fraudstream.model.metrics import roc_auc
+    from fraudstream.model.train import _out_of_fold_logits
+
+    split = choose_split(table)
+    oof = _out_of_fold_logits(table, split.train, split.validation, TrainOptions(distill_folds=3))
+    assert oof.shape == (split.train.size,) and np.isfinite(oof).all()
+    assert roc_auc(table.labels[split.train], oof) > 0.8

@@ -631,6 +631,8 @@ def summary_table(report: dict[str, Any]) -> str:
             f"cascade: {cascade['status']}"
             + (
                 f"; {cascade['share_to_language_model']:.1%} of traffic to the language model"
+                f" (stage 1: {cascade.get('stage1', 'gbdt baseline')}, AP alone "
+                f"{cascade['ap_stage1_alone']:.4f})"
                 if cascade.get("share_to_language_model") is not None
                 else ""
             )

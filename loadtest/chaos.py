@@ -242,6 +242,7 @@ class Supervisor:
         self.restarts = 0
         self.crashes: list[str] = []
         self._extra_for = extra_for or (lambda n: ())
+        self.stopping = False
         self.idle_exit: float | None = 5.0
         """Workers stop by themselves once the input is idle this long; None for a scenario in
         which the input may look idle while the broker is away (then `settle` stops them)."""
@@ -259,7 +260,7 @@ class Supervisor:
         while True:
             for w in list(self.workers):
                 code = w._try_reap()
-                if code is not None and code != 0 and code != -signal.SIGKILL:
+                if code is not None and code != 0 and code != -signal.SIGKILL and not self.stopping:
                     self.workers.remove(w)
                     w.reap(1.0)
                     self.crashes.append(f"{w.name} exit {code}")
@@ -294,6 +295,7 @@ class Supervisor:
                 if len(recent) > 10 and recent[0] == recent[-1]:
                     break
             await asyncio.sleep(0.5)
+        self.stopping = True
         for w in self.workers:
             w.signal(signal.SIGTERM)
         await self.drain(timeout=60.0)
@@ -671,6 +673,50 @@ async def stuck_commit(
     }
 
 
+async def zombie(env: Env, *, freeze_s: float = 12.0, rate: float = 300.0) -> dict[str, Any]:
+    """exactly_once: freeze a worker (SIGSTOP) past its session timeout so that a second worker
+    takes its partitions, then let it run again (SIGCONT): the zombie must be fenced (its
+    transactions can no longer commit) and nothing may be missing or repeated."""
+    env.guarantee = "exactly_once"
+    settings = await prepare(env)
+    gen = Generator(settings, rate)
+    progress = Progress(settings)
+    t0 = time.monotonic()
+    with Supervisor(env) as sup:
+        sup.idle_exit = None
+        gen.start()
+        progress.start()
+        frozen = sup.start()
+        await frozen.wait_assigned()
+        await asyncio.sleep(2.0)
+        frozen.signal(signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        heir = sup.start()
+        await heir.wait_assigned()
+        takeover_s = round(time.monotonic() - stopped_at, 2)
+        await asyncio.sleep(max(0.0, freeze_s - (time.monotonic() - stopped_at)))
+        frozen.signal(signal.SIGCONT)
+        await frozen.wait_exit(timeout=60.0)
+        await asyncio.sleep(3.0)
+        sent = await gen.stop()
+        await sup.settle(progress)
+        await progress.stop()
+        crashes = list(sup.crashes)
+    counts = await tally(settings, sent)
+    log = frozen.log()
+    return {
+        "scenario": "zombie",
+        "guarantee": "exactly_once",
+        "freeze_s": freeze_s,
+        **counts,
+        "takeover_s": takeover_s,
+        "zombie_fenced": "ProducerFenced" in log,
+        "zombie_exit_code": frozen.proc.returncode,
+        "worker_exits": crashes,
+        "elapsed_s": round(time.monotonic() - t0, 1),
+    }
+
+
 async def hostile(
     env: Env, *, good: int = 10_000, per_kind: int = 500, huge: int = 2
 ) -> dict[str, Any]:
@@ -773,7 +819,7 @@ async def sigterm(
 
 # ------------------------------------------------------------------------------------------ command
 
-SCENARIOS = ("kill9", "bounce", "rebalance", "stuck-commit", "hostile", "sigterm")
+SCENARIOS = ("kill9", "bounce", "rebalance", "stuck-commit", "zombie", "hostile", "sigterm")
 
 
 @contextlib.contextmanager
@@ -816,6 +862,8 @@ async def run_scenarios(
                     emit(await rebalance(Env(shared, guarantee=mode)))
             elif name == "stuck-commit":
                 emit(await stuck_commit(Env(shared)))
+            elif name == "zombie":
+                emit(await zombie(Env(shared)))
             elif name == "hostile":
                 per_kind = max(1, math.ceil(hostile_good / 20))
                 emit(await hostile(Env(shared), good=hostile_good, per_kind=per_kind))

@@ -695,8 +695,8 @@ class Processor:
             log.warning("could not write an alert-dedupe marker: %s", error)
             return
         if out.txn is not None:
-            if self._txns.get(out.txn.partition) is not out.txn:
-                return  # revoked meanwhile
+            if self._txns.get(out.txn.partition) is not out.txn or self._fatal is not None:
+                return  # revoked meanwhile, or already stopping: said once is enough
             # A transaction with a failed send cannot be committed; stopping leaves it to be
             # aborted, and the records to be read again from the last committed offset.
             log.error("exactly_once: send to %s failed (%s); stopping", out.topic, error)
@@ -862,6 +862,10 @@ class Processor:
 
     async def on_assigned(self, partitions: set[int]) -> None:
         assert self._store is not None
+        if self._fatal is not None:
+            # A stopping worker (e.g. a fenced zombie that rejoined) must not start producers:
+            # that would fence the partitions' healthy new owners in turn.
+            return
         for p in sorted(partitions - self._assigned):
             if self.exactly_once:
                 # Before the restore: init_transactions fences the partition's previous owner
@@ -901,6 +905,7 @@ class Processor:
         while (
             any(self.tracker.in_flight((topic, p)) for p in partitions)
             and time.monotonic() < deadline
+            and self._fatal is None  # nothing more will be acknowledged
         ):
             self._wake.set()
             await asyncio.sleep(0.01)

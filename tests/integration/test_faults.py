@@ -62,6 +62,18 @@ async def test_stuck_transaction_commit_is_aborted_and_never_visible(
     assert result["missing_alerts"] == 0 and result["duplicate_alerts"] == 0, result
 
 
+async def test_zombie_worker_is_fenced_after_its_partitions_moved(
+    kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A worker frozen past its session timeout loses its partitions; when it wakes up its
+    transactions are fenced by the new owner's producers, so nothing it does becomes visible."""
+    env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix, log_dir=tmp_path)
+    result = await chaos.zombie(env, freeze_s=10.0, rate=200.0)
+    assert result["zombie_fenced"] and result["zombie_exit_code"] == 1, result
+    assert result["missing"] == 0 and result["duplicates"] == 0, result
+    assert result["duplicate_alerts"] == 0, result
+
+
 async def test_hostile_input_all_dead_lettered_with_a_reason_all_good_scored(
     kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:

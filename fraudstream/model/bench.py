@@ -147,7 +147,10 @@ class _Inputs:
     categorical: torch.Tensor
 
 
-def _inputs(lengths: np.ndarray, vocab: int, rng: np.random.Generator) -> _Inputs:
+def _inputs(lengths: np.ndarray, config: ModelConfig, rng: np.random.Generator) -> _Inputs:
+    """Random inputs shaped for `config` (a preset's or a model folder's)."""
+    assert config.text is not None
+    vocab = config.text.vocab_size
     n = lengths.size
     width = int(lengths.max())
     ids = rng.integers(5, vocab, size=(n, width))
@@ -155,8 +158,16 @@ def _inputs(lengths: np.ndarray, vocab: int, rng: np.random.Generator) -> _Input
     return _Inputs(
         ids=torch.from_numpy(ids.astype(np.int64)),
         lengths=lengths,
-        numeric=torch.from_numpy(rng.standard_normal((n, _NUMERIC)).astype(np.float32)),
-        categorical=torch.from_numpy(rng.integers(0, _CARDINALITY, (n, _CATEGORICAL))),
+        numeric=torch.from_numpy(
+            rng.standard_normal((n, len(config.numeric_names))).astype(np.float32)
+        ),
+        categorical=torch.from_numpy(
+            np.stack(
+                [rng.integers(0, c, n) for c in config.categorical_cardinalities], axis=1
+            ).astype(np.int64)
+            if config.categorical_cardinalities
+            else np.zeros((n, 0), dtype=np.int64)
+        ),
     )
 
 
@@ -297,7 +308,7 @@ def run_bench(options: BenchOptions, log: Any = None) -> BenchResult:
             if not 2 <= length <= cap:
                 raise ValueError(f"--lengths: {length} must be within 2..{cap} for this model")
             lengths = np.full(options.rows, length)
-        inp = _inputs(lengths, text_cfg.vocab_size, rng)
+        inp = _inputs(lengths, eager.config, rng)
         if device.type == "cuda":
             inp = _Inputs(
                 inp.ids.pin_memory(),

@@ -439,3 +439,19 @@ def test_out_of_fold_teacher_scores_every_training_row_from_the_other_folds(
     oof = _out_of_fold_logits(table, split.train, split.validation, TrainOptions(distill_folds=3))
     assert oof.shape == (split.train.size,) and np.isfinite(oof).all()
     assert roc_auc(table.labels[split.train], oof) > 0.8
+
+
+def test_bench_model_times_a_model_folder(trained: Path) -> None:
+    """Inputs follow the folder's own shapes (features, categories, vocabulary, max length)."""
+    from click.testing import CliRunner
+
+    from fraudstream.model.bench_cli import bench_model
+
+    args = ["--model", str(trained), "--lengths", "synth", "--batch-sizes", "4"]
+    result = CliRunner().invoke(
+        bench_model, [*args, "--seconds", "0.01", "--repeats", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["setup"]["model"] == str(trained)
+    assert report["results"][0]["optimised_tx_s"] > 0

@@ -743,3 +743,19 @@ def test_partitions_share_label_fed_state() -> None:
         assert row.named()["terminal_delayed_risk_1d"] == 1.0
         assert all(role != "terminal" for role, _ in state.dirty())
     assert "terminal_delayed_count_1d" in names
+
+
+def test_dumps_written_before_the_max_queue_and_streak_still_load() -> None:
+    """Changelogs from before these fields: the entity loads, the new state starts empty."""
+    spec = FeatureSpec.handbook()
+    state = FeatureState(spec)
+    state.process(ev(T0, 10.0, terminal="T"))
+    state.apply_label(label(T0, T0 + 7 * DAY, True, terminal="T"))
+    for role, key in [("card", "A"), ("terminal", "T")]:
+        old = orjson.loads(state.dump(role, key) or b"")
+        del old["mq"], old["sk"]
+        again = FeatureState(spec)
+        again.load(role, key, orjson.dumps(old))
+        assert again.dump(role, key) is not None
+    f = again.process(ev(T0 + 8 * DAY, 50.0, terminal="T")).named()
+    assert f["terminal_fraud_streak"] == 0  # forgotten with the old format, not an error

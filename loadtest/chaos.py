@@ -12,7 +12,8 @@ with an independent `read_committed` reader (`stream/audit.py`), never with the 
 
 Scenarios: `kill9` (SIGKILL at random moments, a new worker each time, both modes), `bounce`
 (stop and start the broker), `rebalance` (workers 1 -> 2 -> 3 -> 1), `stuck-commit` (exactly_once
-transaction commits delayed past `transaction_timeout_ms`, and slow ones below it), `hostile`
+transaction commits delayed past `transaction_timeout_ms`, and slow ones below it), `zombie`
+(exactly_once: a worker frozen past its session timeout, then woken up, must be fenced), `hostile`
 (at least 15 kinds of malformed input mixed with good input), `sigterm` (drain and exit 0), and
 `all`. The pytest fault tests (tests/integration/test_faults.py) call the same functions with
 smaller counts.
@@ -880,7 +881,7 @@ async def run_scenarios(
     "--mode",
     type=click.Choice(["at_least_once", "exactly_once", "both"]),
     default="both",
-    help="Processing guarantee of the workers (stuck-commit is exactly_once only).",
+    help="Processing guarantee of the workers (stuck-commit and zombie: exactly_once only).",
 )
 @click.option("--kills", type=int, default=20, show_default=True, help="kill9: how many kills.")
 @click.option(
@@ -888,7 +889,7 @@ async def run_scenarios(
     type=int,
     default=10_000,
     show_default=True,
-    help="hostile: good records (as many malformed ones of 21 kinds go with them).",
+    help="hostile: good records (about as many malformed ones, of 22 kinds, go with them).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON document.")
 def chaos(

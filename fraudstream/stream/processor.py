@@ -93,7 +93,9 @@ from fraudstream.pipeline import (
 )
 from fraudstream.runtime.runner import InferenceRunner
 from fraudstream.runtime.scoring import Reason, Scoring, route
+from fraudstream.stream import shadow as shadow_slots
 from fraudstream.stream.clients import check_connection, make_consumer, make_producer
+from fraudstream.stream.label_feed import LabelFeed
 from fraudstream.stream.state_store import ALERTED_ROLE, StateStore, state_key
 from fraudstream.stream.topics import changelog_topic, prepare_topics
 from fraudstream.stream.transactions import PartitionTxn
@@ -182,9 +184,29 @@ class Processor:
         spec: FeatureSpec,
         worker_id: str | None = None,
         listener: Listener | None = None,
+        shadow: Scoring | None = None,
+        reloader: Callable[[], Scoring] | None = None,
     ) -> None:
+        """`shadow`: a challenger scoring the same records to the shadow topic (stream/shadow.py).
+        `reloader`: loads the model again for a hot swap on SIGHUP (`request_reload`)."""
         self.settings = settings
         self.scoring = scoring
+        self.reloader = reloader
+        self.model_swaps = 0
+        self._reloading = False
+        self.labels = LabelFeed(settings, spec) if spec.delayed else None
+        if shadow is not None and settings.processing_guarantee == "exactly_once":
+            log.warning(
+                "shadow_model_path: shadow mode runs only with processing_guarantee "
+                "at_least_once (its scores are not part of the partition transactions); "
+                "the challenger is not run"
+            )
+            shadow = None
+        self.shadow = shadow
+        self._shadow_slots: dict[Ticket, Any] = {}
+        self._shadow_pool = (
+            ThreadPoolExecutor(1, thread_name_prefix="fraudstream-shadow") if shadow else None
+        )
         self.spec = spec
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}"
         self.listener = listener
@@ -234,6 +256,11 @@ class Processor:
         self.ready = asyncio.Event()
         """Set once the processor has joined its group and restored its state."""
 
+    @property
+    def assigned_partitions(self) -> frozenset[int]:
+        """The input partitions this member holds now (its share of the consumer group)."""
+        return frozenset(self._assigned)
+
     # ------------------------------------------------------------------------------ lifecycle
 
     def stop(self) -> None:
@@ -251,13 +278,19 @@ class Processor:
                 loop.add_signal_handler(sig, self.stop)
         # Fail fast, naming the setting, on wrong credentials or an untrusted certificate.
         await check_connection(settings.kafka)
-        partitions = await prepare_topics(settings)
+        partitions = await prepare_topics(settings, shadow=self.shadow is not None)
         self._producer = make_producer(
             settings.kafka, client_id=f"{settings.kafka.client_id}-{self.worker_id}"
         )
         await self._producer.start()
         self._store = StateStore(settings, self.spec, self._producer, partitions=partitions)
         await self._store.start()
+        if self.labels is not None:
+            # every verdict on the topic is in the risk state before the first score
+            self._store.shared = self.labels.state
+            await self.labels.start(self._producer)
+        if install_signals:
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self._consumer = make_consumer(
             settings.kafka,
             group_id=settings.group_id,
@@ -274,6 +307,8 @@ class Processor:
             asyncio.create_task(self._commit_loop(), name="commit"),
             asyncio.create_task(self._sender_loop(), name="sender"),
         ]
+        if self.labels is not None:
+            tasks.append(asyncio.create_task(self.labels.run(), name="labels"))
         try:
             await self._stopping.wait()
             await self._drain(tasks)
@@ -286,7 +321,7 @@ class Processor:
             await asyncio.gather(*tasks, *commits, return_exceptions=True)
             await self._close()
             if install_signals:
-                for sig in (signal.SIGTERM, signal.SIGINT):
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
         if self._fatal is not None:
             raise RuntimeError(
@@ -329,8 +364,12 @@ class Processor:
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await self._producer.stop()
+        if self.labels is not None:
+            await self.labels.stop()
         self.runner.close()
         self._tokenizer_pool.shutdown(wait=True)
+        if self._shadow_pool is not None:
+            self._shadow_pool.shutdown(wait=True)
 
     # ------------------------------------------------------------------------------ fetch
 
@@ -380,6 +419,8 @@ class Processor:
                     consumer.seek(tp, messages[0].offset)
                 continue
             key: TP = (tp.topic, tp.partition)
+            # due verdicts are applied just before the event that reaches their due time
+            gated = state if self.labels is None else self.labels.gate(state)
             txn = self._txns.get(tp.partition)
             for m in messages:
                 ticket = self.tracker.read(key, m.offset)
@@ -387,7 +428,7 @@ class Processor:
                     txn.read(m.offset)
                 self.counters.records_in += 1
                 rec = InputRecord(tp.topic, tp.partition, m.offset, m.timestamp, m.key, m.value)
-                out = self.admission.admit(rec, state, now=perf(), wall_now=wall, clock=perf)
+                out = self.admission.admit(rec, gated, now=perf(), wall_now=wall, clock=perf)
                 if isinstance(out, Rejected):
                     self._emit_dead_letter(out, ticket)
                 else:
@@ -396,19 +437,25 @@ class Processor:
         return works
 
     async def _route(self, works: list[Work]) -> None:
+        # One model for the whole chunk, even if a swap lands while it waits for the tokenizer.
+        scoring = self.scoring
+        if self.shadow is not None:
+            self._submit_shadow(works)
         rows = [w.row for w in works]
-        stage1 = self.scoring.stage1(rows)
-        to_lm = route(stage1, self.scoring.band, len(works))
+        stage1 = scoring.stage1(rows)
+        to_lm = route(stage1, scoring.band, len(works))
         final: list[int] = []
         for i, work in enumerate(works):
+            work.scoring = scoring
             if stage1 is not None:
                 work.stage1 = float(stage1[i])
             if not to_lm[i]:
                 final.append(i)
         if final:
             assert stage1 is not None
-            alerts = [i for i in final if stage1[i] >= self.alert_threshold]
-            reasons = self.scoring.stage1_reasons([rows[i] for i in alerts]) if alerts else []
+            threshold = self._threshold(scoring)
+            alerts = [i for i in final if stage1[i] >= threshold]
+            reasons = scoring.stage1_reasons([rows[i] for i in alerts]) if alerts else []
             by_index = dict(zip(alerts, reasons, strict=True))
             for i in final:
                 works[i].timings.update(queue=0.0, inference=0.0)
@@ -417,7 +464,7 @@ class Processor:
         if lm:
             loop = asyncio.get_running_loop()
             token_ids = await loop.run_in_executor(
-                self._tokenizer_pool, self.scoring.tokenize, [w.event.narrative for w in lm]
+                self._tokenizer_pool, scoring.tokenize, [w.event.narrative for w in lm]
             )
             now = time.monotonic()
             for work, ids in zip(lm, token_ids, strict=True):
@@ -540,8 +587,11 @@ class Processor:
 
     @property
     def alert_threshold(self) -> float:
+        return self._threshold(self.scoring)
+
+    def _threshold(self, scoring: Scoring) -> float:
         t = self.settings.alert_threshold
-        return self.scoring.alert_threshold if t is None else t
+        return scoring.alert_threshold if t is None else t
 
     def _emit_score(
         self,
@@ -552,13 +602,14 @@ class Processor:
         batch: dict[str, Any] | None = None,
     ) -> None:
         t0 = time.monotonic()
-        threshold = self.alert_threshold
+        scoring: Scoring = work.scoring or self.scoring  # the model that routed it
+        threshold = self._threshold(scoring)
         alert = score >= threshold
         decision = Decision(
             score=min(1.0, max(0.0, score)),
-            band=band_of(score, threshold, max(threshold, self.scoring.block_threshold)),
+            band=band_of(score, threshold, max(threshold, scoring.block_threshold)),
             reasons=[r.as_dict() for r in reasons[:5]],
-            model_version=self.scoring.version,
+            model_version=scoring.version,
             stage=stage,
             alert=alert,
         )
@@ -616,7 +667,19 @@ class Processor:
         is acknowledged, so a marker never stands for an alert that was lost)."""
         txn = self._txns.get(ticket.tp[1]) if self.exactly_once else None
         count = len(outputs) + (1 if marker is not None and txn is not None else 0)
+        slot = self._shadow_slots.get(ticket)
+        if slot is not None:
+            # shadow mode: the challenger's score is one more output of this record
+            if slot == shadow_slots.WAITING:
+                count += 1
+                self._shadow_slots[ticket] = shadow_slots.DECLARED
+            else:
+                del self._shadow_slots[ticket]
+                if slot != shadow_slots.NOTHING:
+                    outputs = [*outputs, (self.settings.topics.shadow, slot)]
+                    count += 1
         if not self.tracker.produced(ticket, count):
+            self._shadow_slots.pop(ticket, None)
             return  # the partition was revoked meanwhile: its new owner scores the record again
         if txn is None:
             for topic, value in outputs:
@@ -830,14 +893,128 @@ class Processor:
     # ------------------------------------------------------------------------------ model work
 
     def _prepare(self, works: list[Work]) -> Any:
-        return self.scoring.prepare([w.row for w in works], [w.token_ids or [] for w in works])
+        # A batch formed across a hot swap holds records tokenised by two models: each group
+        # runs on the model that tokenised it.
+        groups: dict[int, tuple[Scoring, list[int]]] = {}
+        for i, w in enumerate(works):
+            scoring = w.scoring or self.scoring
+            groups.setdefault(id(scoring), (scoring, []))[1].append(i)
+        return len(works), [
+            (
+                scoring,
+                index,
+                scoring.prepare(
+                    [works[i].row for i in index], [works[i].token_ids or [] for i in index]
+                ),
+            )
+            for scoring, index in groups.values()
+        ]
 
     def _infer(self, prepared: Any) -> tuple[np.ndarray, dict[int, list[Reason]]]:
-        probs = self.scoring.predict(prepared)
-        threshold = self.alert_threshold
-        alerts = [i for i, p in enumerate(probs) if p >= threshold]
-        reasons = self.scoring.explain(prepared, alerts) if alerts else []
-        return probs, dict(zip(alerts, reasons, strict=True))
+        n, groups = prepared
+        probs = np.zeros(n, dtype=np.float64)
+        by_index: dict[int, list[Reason]] = {}
+        for scoring, index, batch in groups:
+            p = scoring.predict(batch)
+            threshold = self._threshold(scoring)
+            alerts = [j for j, x in enumerate(p) if x >= threshold]
+            reasons = scoring.explain(batch, alerts) if alerts else []
+            for j, x in enumerate(p):
+                probs[index[j]] = x
+            for j, r in zip(alerts, reasons, strict=True):
+                by_index[index[j]] = r
+        return probs, by_index
+
+    # ------------------------------------------------------------------------------ hot swap
+
+    def swap_model(self, scoring: Scoring) -> None:
+        """Score records routed from now on with `scoring`; records already routed (queued or
+        in a running batch) finish on the model that routed them. Call on the event loop."""
+        old = self.scoring.version
+        self.scoring = scoring
+        self.model_swaps += 1
+        log.info("model swapped: %s -> %s", old, scoring.version)
+
+    def request_reload(self) -> None:
+        """SIGHUP: load the model folder again (off the loop) and swap it in; on failure keep
+        the current model and say why."""
+        if self.reloader is None:
+            log.warning("SIGHUP: this processor was given a model object; nothing to reload")
+            return
+        if self._reloading:
+            log.info("SIGHUP: a reload is already running")
+            return
+        self._reloading = True
+        task = asyncio.ensure_future(self._reload(self.reloader))
+        self._batch_tasks.add(task)
+        task.add_done_callback(self._batch_tasks.discard)
+
+    async def _reload(self, reloader: Callable[[], Scoring]) -> None:
+        try:
+            scoring = await asyncio.to_thread(reloader)
+        except Exception as exc:
+            log.error("model reload failed; still scoring with %s: %s", self.scoring.version, exc)
+            return
+        finally:
+            self._reloading = False
+        self.swap_model(scoring)
+
+    # ------------------------------------------------------------------------------ shadow
+
+    def _submit_shadow(self, works: list[Work]) -> None:
+        """Register a shadow output slot per record, then let the challenger score them in its
+        own thread; the champion goes on meanwhile (see stream/shadow.py)."""
+        for w in works:
+            self._shadow_slots[w.ticket] = shadow_slots.WAITING
+        task = asyncio.ensure_future(self._run_shadow(works))
+        self._batch_tasks.add(task)
+        task.add_done_callback(self._batch_tasks.discard)
+
+    async def _run_shadow(self, works: list[Work]) -> None:
+        challenger = self.shadow
+        assert challenger is not None and self._shadow_pool is not None
+        values: list[bytes]
+        try:
+            scores, stages = await asyncio.get_running_loop().run_in_executor(
+                self._shadow_pool,
+                shadow_slots.challenger_scores,
+                challenger,
+                [w.row for w in works],
+                self.settings.max_batch_size,
+            )
+            threshold = self._threshold(challenger)
+            block = max(threshold, challenger.block_threshold)
+            now_ms = int(time.time() * 1000)
+            values = []
+            for work, score, stage in zip(works, scores, stages, strict=True):
+                decision = Decision(
+                    score=min(1.0, max(0.0, float(score))),
+                    band=band_of(float(score), threshold, block),
+                    reasons=[],
+                    model_version=challenger.version,
+                    stage=stage,
+                    alert=float(score) >= threshold,
+                )
+                values.append(orjson.dumps(score_record(work, decision, now_ms=now_ms)))
+        except Exception:  # a broken challenger must never stop the champion
+            log.exception("shadow model failed on %d records; no shadow scores", len(works))
+            values = [shadow_slots.NOTHING] * len(works)
+        for work, value in zip(works, values, strict=True):
+            ticket = work.ticket
+            slot = self._shadow_slots.get(ticket)
+            if slot is None:
+                continue  # revoked meanwhile
+            if slot == shadow_slots.WAITING:
+                self._shadow_slots[ticket] = value  # the champion sends it with its own
+                continue
+            del self._shadow_slots[ticket]
+            if value == shadow_slots.NOTHING:
+                self.tracker.acked(ticket)  # declared, but there is nothing to send
+            else:
+                self._outbox.append(
+                    _Output(ticket, self.settings.topics.shadow, work.source.key, value, 1)
+                )
+        self._outbox_ready.set()
 
     def lag(self) -> dict[TP, int]:
         """Per assigned input partition: records on the broker not yet done (outputs all
@@ -913,6 +1090,8 @@ class Processor:
         for p in partitions:
             self.tracker.revoke([(topic, p)])
             self.admission.revoke((topic, p))
+            for ticket in [t for t in self._shadow_slots if t.tp == (topic, p)]:
+                del self._shadow_slots[ticket]
             self.states.pop(p, None)
             self._dedupe.pop(p, None)
             self._assigned.discard(p)

@@ -54,6 +54,7 @@ class StateStore:
         self.partitions = partitions
         self._reader: AIOKafkaConsumer | None = None
         self.restored_records = 0
+        self.shared: FeatureState | None = None
         self.alerted: dict[int, list[tuple[str, bytes | None]]] = {}
         """Per partition, the alert-dedupe markers read by the last `restore`, oldest first."""
 
@@ -72,7 +73,8 @@ class StateStore:
             self._reader = None
 
     def fresh(self) -> FeatureState:
-        return FeatureState(self.spec)
+        # `shared`: the labels feed's state, whose label-fed tables every partition reads
+        return FeatureState(self.spec, shared=self.shared)
 
     async def restore(self, partition: int) -> FeatureState:
         """Rebuild one partition's state from its changelog."""

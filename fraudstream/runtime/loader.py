@@ -73,6 +73,15 @@ def default_model_dir() -> Path:
 _build_lock = threading.Lock()
 
 
+def inference_threads(settings: Settings) -> int:
+    """Torch CPU threads: `torch_threads`, or one per core minus one for the event loop (which
+    decodes, keeps state, runs stage 1 and talks to Kafka). torch's own default, one per core,
+    makes its worker threads spin against the event loop on a small machine."""
+    if settings.torch_threads > 0:
+        return settings.torch_threads
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def ensure_default_model(*, echo: Any = None) -> Path:
     """The default model's folder, built by `fraudstream train`'s code on first use."""
     path = default_model_dir()
@@ -191,7 +200,7 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
 
     path = settings.model_path or ensure_default_model(echo=echo)
     try:
-        model = load_model(path, device=settings.device, threads=settings.torch_threads or None)
+        model = load_model(path, device=settings.device, threads=inference_threads(settings))
     except ModelFolderError as exc:
         raise ConfigError(f"model_path: {exc}") from None
     spec: FeatureSpec = model.spec

@@ -176,6 +176,9 @@ class Settings:
     """auto (CUDA when there is one), cpu, cuda or cuda:N."""
     torch_threads: int = 0
     """Threads for CPU inference; 0 means one per core, minus one for the event loop."""
+    model_process: bool = True
+    """Run the language model in a child process, so that its forward passes and the event
+    loop do not wait for each other's GIL (see runtime/model_process.py)."""
     latency_budget_ms: float = 50.0
     latency_margin_ms: float = 8.0
     """Part of the budget kept for producing and acknowledging the outputs."""

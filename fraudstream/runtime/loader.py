@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -21,6 +21,9 @@ import orjson
 from fraudstream.config import ConfigError, Settings
 from fraudstream.features import FeatureRow, FeatureSpec
 from fraudstream.model.reasons import Reason, describe_categorical, describe_numeric
+
+if TYPE_CHECKING:
+    from fraudstream.runtime.model_process import ModelProcess
 
 log = logging.getLogger(__name__)
 
@@ -150,12 +153,21 @@ class Stage1:
 
 
 class ModelScoring:
-    """`Scoring` over a model folder: optional stage 1 + the language model."""
+    """`Scoring` over a model folder: optional stage 1 + the language model, which runs in this
+    process or, with `remote`, in a child process (`runtime/model_process.py`)."""
 
-    def __init__(self, model: Any, stage1: Stage1 | None, band: tuple[float, float] | None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        stage1: Stage1 | None,
+        band: tuple[float, float] | None,
+        *,
+        remote: ModelProcess | None = None,
+    ) -> None:
         self.model = model
         self.stage1_model = stage1
         self.band = band if stage1 is not None else None
+        self.remote = remote
         self.version = model.version
         self.alert_threshold = float(model.threshold)
         self.block_threshold = float(model.bands.block)
@@ -172,15 +184,30 @@ class ModelScoring:
         return result
 
     def prepare(self, rows: Sequence[FeatureRow], token_ids: Sequence[list[int]]) -> Any:
-        return self.model.prepare(rows, token_ids if self.model.has_text else None)
+        ids = token_ids if self.model.has_text else None
+        if self.remote is not None:
+            from fraudstream.runtime.model_process import RemoteBatch
+
+            return RemoteBatch(list(rows), None if ids is None else list(ids))
+        return self.model.prepare(rows, ids)
 
     def predict(self, prepared: Any) -> np.ndarray:
+        if self.remote is not None:
+            return self.remote.predict(prepared)
         result: np.ndarray = self.model.predict(prepared)
         return result
 
     def explain(self, prepared: Any, indices: Sequence[int]) -> list[list[Reason]]:
+        if self.remote is not None:
+            reasons: list[list[Reason]] = self.remote.explain(prepared, indices)
+            return reasons
         result: list[list[Reason]] = self.model.explain(prepared, indices)
         return result
+
+    def close(self) -> None:
+        """Stop the model process, if any (also done when this object is collected)."""
+        if self.remote is not None:
+            self.remote.close()
 
 
 def _check_listed(folder: Path) -> None:
@@ -199,10 +226,24 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
     from fraudstream.model.folder import ModelFolderError, load_model
 
     path = settings.model_path or ensure_default_model(echo=echo)
+    threads = inference_threads(settings)
     try:
-        model = load_model(path, device=settings.device, threads=inference_threads(settings))
+        # With a model process this copy only tokenises and describes the model: keep it on CPU.
+        device = "cpu" if settings.model_process else settings.device
+        model = load_model(path, device=device, threads=threads)
     except ModelFolderError as exc:
         raise ConfigError(f"model_path: {exc}") from None
+    remote = None
+    if settings.model_process:
+        from fraudstream.runtime.model_process import ModelProcess, ModelProcessError
+
+        try:
+            remote = ModelProcess(Path(path), device=settings.device, threads=threads)
+        except ModelProcessError as exc:
+            raise ConfigError(
+                f"model_path: {exc}; fix: check the folder, or set FRAUDSTREAM_MODEL_PROCESS=false "
+                "to run the model in a thread of the processor"
+            ) from None
     spec: FeatureSpec = model.spec
     _check_listed(Path(path))
     stage1 = None
@@ -219,4 +260,4 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
     log.info(
         "model %s from %s (stage 1: %s, band %s)", model.version, path, stage1 is not None, band
     )
-    return ModelScoring(model, stage1, band), spec
+    return ModelScoring(model, stage1, band, remote=remote), spec

@@ -455,3 +455,48 @@ def test_bench_model_times_a_model_folder(trained: Path) -> None:
     report = json.loads(result.stdout)
     assert report["setup"]["model"] == str(trained)
     assert report["results"][0]["optimised_tx_s"] > 0
+
+
+# ---- the model in a child process ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_model_process_scores_and_explains_like_the_model_in_process(trained: Path) -> None:
+    from fraudstream.runtime.model_process import ModelProcess, ModelProcessError, RemoteBatch
+
+    model = load_model(trained, device="cpu")
+    rows = rows_of(toy_events(120, seed=5))
+    token_ids = model.tokenize([r.narrative for r in rows])
+    local = model.prepare(rows, token_ids)
+    expected = model.predict(local)
+    top = [int(i) for i in np.argsort(-expected)[:4]]
+
+    remote = ModelProcess(trained, device="cpu", threads=1)
+    try:
+        assert remote.version == model.version
+        batch = RemoteBatch(rows, token_ids)
+        np.testing.assert_allclose(remote.predict(batch), expected, rtol=1e-5, atol=1e-6)
+        got = remote.explain(batch, top)
+        want = model.explain(local, top)
+        assert [[r.text for r in rs] for rs in got] == [[r.text for r in rs] for rs in want]
+        assert remote.explain(batch, []) == [] and len(remote.predict(RemoteBatch([], []))) == 0
+        # a request the model cannot serve is an error in the caller, and the process goes on
+        with pytest.raises(ModelProcessError, match="IndexError"):
+            remote.explain(batch, [len(rows) + 5])
+        np.testing.assert_allclose(remote.predict(batch), expected, rtol=1e-5, atol=1e-6)
+        # a process that died is an error too, never a hang
+        remote._proc.kill()
+        remote._proc.join(10)
+        with pytest.raises(ModelProcessError, match="gone"):
+            remote.predict(batch)
+    finally:
+        remote.close()
+    assert not remote._proc.is_alive()
+
+
+def test_model_process_refuses_a_broken_folder(folder: Path) -> None:
+    from fraudstream.runtime.model_process import ModelProcess, ModelProcessError
+
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelProcessError, match=r"could not load .*model\.safetensors"):
+        ModelProcess(folder, device="cpu", threads=1)

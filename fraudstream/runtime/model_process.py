@@ -1,0 +1,152 @@
+"""The language model in a child process.
+
+Why: the processor's event loop (decode, state, stage 1, Kafka) is Python and holds the GIL most
+of the time under load; a forward pass of a small BERT is hundreds of Python-level module calls
+between short torch kernels, and each of them waits for the GIL. Measured on two cores at 2,000
+transactions/s, a batch of three took 16-20 ms in a thread of the processor against about 1 ms
+alone. In a child process the model has an interpreter of its own: the inference thread of the
+processor only sends the batch and waits on a pipe (no GIL held while it waits).
+
+What crosses the pipe is small and plain: the feature rows and token ids of a batch out, the
+probabilities (and reasons, for the rows that alert) back. The child prepares the tensors itself,
+from the same model folder, checked against the same manifest. Requests are answered in order;
+one lock serialises callers (the processor has one inference thread per model).
+
+A child that dies or a request that fails raises `ModelProcessError` in the caller, which the
+processor treats like any model error (split, retry, fall back to stage 1, flagged).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 300.0
+
+
+class ModelProcessError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteBatch:
+    """A batch as the parent prepares it: rows and token ids; tensors are built in the child."""
+
+    rows: Sequence[Any]
+    token_ids: Sequence[Sequence[int]] | None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _serve(conn: Connection, path: str, device: str, threads: int | None) -> None:
+    """The child's loop: load the model, then answer requests until the pipe closes."""
+    try:
+        from fraudstream.model.folder import load_model
+
+        model = load_model(path, device=device, threads=threads)
+    except BaseException as exc:  # the parent needs the reason, whatever it is
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", model.version))
+    while True:
+        try:
+            op, batch, indices = conn.recv()
+        except (EOFError, OSError):
+            return
+        if op == "close":
+            return
+        try:
+            if op == "predict":
+                prepared = model.prepare(batch.rows, batch.token_ids)
+                result: Any = np.asarray(model.predict(prepared), dtype=np.float64)
+            elif op == "explain":
+                # only the rows to explain, padded among themselves (attention masks make the
+                # result the same as in the full batch)
+                rows = [batch.rows[i] for i in indices]
+                ids = None if batch.token_ids is None else [batch.token_ids[i] for i in indices]
+                prepared = model.prepare(rows, ids)
+                result = model.explain(prepared, range(len(rows)))
+            else:
+                raise ValueError(f"unknown request {op!r}")
+        except Exception as exc:
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        else:
+            conn.send(("ok", result))
+
+
+class ModelProcess:
+    """A model folder loaded in a child process (spawned: no forked torch threads)."""
+
+    def __init__(self, path: Path, *, device: str, threads: int | None) -> None:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(
+            target=_serve,
+            args=(child, str(path), device, threads),
+            name="fraudstream-model",
+            daemon=True,  # never outlives the processor
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self._lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _stop, parent, self._proc)
+        if not parent.poll(START_TIMEOUT_S):
+            self.close()
+            raise ModelProcessError(f"the model process did not start within {START_TIMEOUT_S} s")
+        status, value = parent.recv()
+        if status != "ready":
+            self.close()
+            raise ModelProcessError(f"the model process could not load {path}: {value}")
+        self.version: str = value
+
+    def _call(self, op: str, batch: RemoteBatch, indices: Sequence[int] = ()) -> Any:
+        with self._lock:
+            try:
+                self._conn.send((op, batch, list(indices)))
+                status, value = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                raise ModelProcessError(
+                    f"the model process is gone (exit code {self._proc.exitcode})"
+                ) from exc
+        if status != "ok":
+            raise ModelProcessError(value)
+        return value
+
+    def predict(self, batch: RemoteBatch) -> np.ndarray:
+        if len(batch) == 0:
+            return np.zeros(0, dtype=np.float64)
+        result: np.ndarray = self._call("predict", batch)
+        return result
+
+    def explain(self, batch: RemoteBatch, indices: Sequence[int]) -> list[Any]:
+        if not indices:
+            return []
+        result: list[Any] = self._call("explain", batch, indices)
+        return result
+
+    def close(self) -> None:
+        self._finalizer()
+
+
+def _stop(conn: Connection, proc: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the child may be gone already
+        conn.send(("close", None, []))
+    proc.join(timeout=5)
+    if proc.is_alive():
+        proc.kill()
+        proc.join(timeout=5)
+    conn.close()

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fraudstream.batching.clock import FakeClock
+from fraudstream.config import KafkaSettings, Settings, TopicSettings
 from fraudstream.features import FeatureRow
 from fraudstream.runtime.scoring import Reason
 
@@ -110,3 +111,24 @@ def transaction(**overrides: Any) -> dict[str, Any]:
     }
     tx.update(overrides)
     return tx
+
+
+def prefixed_settings(
+    kafka: KafkaSettings | str, prefix: str, *, partitions: int = 3, **changes: Any
+) -> Settings:
+    """Settings whose topics and group all start with `prefix` (one test, one set of topics),
+    committing every 100 ms so that tests see their offsets soon."""
+    return Settings(
+        kafka=kafka if isinstance(kafka, KafkaSettings) else KafkaSettings(bootstrap=kafka),
+        topics=TopicSettings(
+            input=f"{prefix}-tx",
+            scores=f"{prefix}-scores",
+            alerts=f"{prefix}-alerts",
+            dlq=f"{prefix}-dlq",
+            labels=f"{prefix}-labels",
+            shadow=f"{prefix}-shadow",
+            partitions=partitions,
+        ),
+        group_id=f"{prefix}-g",
+        **{"commit_interval_ms": 100, **changes},
+    )

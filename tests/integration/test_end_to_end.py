@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from fraudstream.config import KafkaSettings, Settings, TopicSettings
+from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.localkafka.jars import classpath, find_java, resolve_jars
@@ -20,27 +20,9 @@ from fraudstream.stream.app import build_processor
 from fraudstream.stream.audit import id_counts, read_topic
 from fraudstream.stream.produce import produce_records
 from fraudstream.synth import SynthConfig, generate
-from fraudstream.testing import FakeScoring, transaction
+from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 
 pytestmark = pytest.mark.integration
-
-
-def settings_for(broker: BrokerInfo, prefix: str, **changes: Any) -> Settings:
-    return Settings(
-        kafka=KafkaSettings(bootstrap=broker.bootstrap),
-        topics=TopicSettings(
-            input=f"{prefix}-tx",
-            scores=f"{prefix}-scores",
-            alerts=f"{prefix}-alerts",
-            dlq=f"{prefix}-dlq",
-            labels=f"{prefix}-labels",
-            shadow=f"{prefix}-shadow",
-            partitions=3,
-        ),
-        group_id=f"{prefix}-g",
-        commit_interval_ms=100,
-        **changes,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +31,9 @@ def generated_run(
 ) -> dict[str, Any]:
     """10,000 synthetic transactions through `build_processor` with the default model."""
     prefix = f"t-e2e-{tmp_path_factory.mktemp('e2e').name[-6:]}"
-    settings = settings_for(kafka_broker, prefix, model_path=str(default_model), torch_threads=1)
+    settings = prefixed_settings(
+        kafka_broker.bootstrap, prefix, model_path=str(default_model), torch_threads=1
+    )
     records = list(generate(10_000, SynthConfig(seed=11)))
     frauds = {r["transaction_id"] for r in records if r["metadata"]["is_fraud"]}
 
@@ -152,7 +136,7 @@ def test_a_plain_kafka_client_reads_scores_and_alerts_as_json(
 async def test_two_processors_in_one_group_split_the_partitions(
     kafka_broker: BrokerInfo, topic_prefix: str
 ) -> None:
-    settings = settings_for(kafka_broker, topic_prefix)
+    settings = prefixed_settings(kafka_broker.bootstrap, topic_prefix)
     n = 3_000
     records = []
     for i in range(n):
@@ -170,6 +154,7 @@ async def test_two_processors_in_one_group_split_the_partitions(
     )
     runs = [asyncio.create_task(p.run(exit_when_idle=4.0)) for p in (first, second)]
     await asyncio.wait_for(asyncio.gather(first.ready.wait(), second.ready.wait()), 120)
+
     # Send only once the group has settled (each member holds a share, together all of them),
     # so that no rebalance moves a partition in mid-stream.
     def settled() -> bool:

@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from fraudstream.compare_cli import compare, compare_models
-from fraudstream.config import KafkaSettings, Settings, TopicSettings
 from fraudstream.events import Event
 from fraudstream.features import DelayedRiskBlock, FeatureRow, FeatureSpec
 from fraudstream.features.dataset import build_features
@@ -26,27 +25,9 @@ from fraudstream.records import parse_rfc3339
 from fraudstream.stream.app import build_processor
 from fraudstream.stream.audit import id_counts, read_topic
 from fraudstream.stream.produce import produce_records
-from fraudstream.testing import FakeScoring, transaction
+from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 
 pytestmark = pytest.mark.integration
-
-
-def settings_for(broker: BrokerInfo, prefix: str, **changes: Any) -> Settings:
-    return Settings(
-        kafka=KafkaSettings(bootstrap=broker.bootstrap),
-        topics=TopicSettings(
-            input=f"{prefix}-tx",
-            scores=f"{prefix}-scores",
-            alerts=f"{prefix}-alerts",
-            dlq=f"{prefix}-dlq",
-            labels=f"{prefix}-labels",
-            shadow=f"{prefix}-shadow",
-            partitions=3,
-        ),
-        group_id=f"{prefix}-g",
-        commit_interval_ms=100,
-        **changes,
-    )
 
 
 async def until(check: Any, timeout: float = 60.0) -> None:
@@ -93,7 +74,7 @@ def shop_tx(i: int, second: int, account: str | None = None) -> dict[str, Any]:
 async def test_labels_change_later_features_as_in_training(
     kafka_broker: BrokerInfo, topic_prefix: str
 ) -> None:
-    settings = settings_for(kafka_broker, topic_prefix)
+    settings = prefixed_settings(kafka_broker.bootstrap, topic_prefix)
     scoring = RecordingScoring()
     processor = build_processor(settings, scoring=scoring, spec=SPEC)
     run = asyncio.create_task(processor.run(exit_when_idle=4.0))
@@ -200,7 +181,7 @@ def tx_records(n: int) -> list[tuple[bytes | None, bytes]]:
 async def test_hot_swap_under_load_scores_everything_once(
     kafka_broker: BrokerInfo, topic_prefix: str
 ) -> None:
-    settings = settings_for(kafka_broker, topic_prefix, max_batch_size=32)
+    settings = prefixed_settings(kafka_broker.bootstrap, topic_prefix, max_batch_size=32)
     v1 = Versioned("fake-v1", 0.0, 1, per_item_delay_s=0.0005)
     v2 = Versioned("fake-v2", 0.01, -1, per_item_delay_s=0.0005)
     scored: list[str] = []
@@ -243,7 +224,7 @@ async def test_hot_swap_under_load_scores_everything_once(
 async def test_shadow_publishes_a_score_per_input_and_leaves_the_champion_alone(
     kafka_broker: BrokerInfo, topic_prefix: str
 ) -> None:
-    settings = settings_for(kafka_broker, topic_prefix)
+    settings = prefixed_settings(kafka_broker.bootstrap, topic_prefix)
     champion = FakeScoring(version="champ-1")
     # its own cascade: stage 1 sends everything of its band (all here) to its language model
     challenger = Versioned("chall-2", 0.02, 1, stage1_enabled=True, band=(0.0, 0.5))

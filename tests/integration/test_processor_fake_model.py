@@ -4,38 +4,18 @@ as exactly one score or one dead letter, alerts for the risky ones, nothing lost
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import orjson
 import pytest
 
-from fraudstream.config import KafkaSettings, Settings, TopicSettings
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.stream.app import build_processor
 from fraudstream.stream.audit import id_counts, read_topic
 from fraudstream.stream.produce import produce_records
-from fraudstream.testing import FakeScoring, transaction
+from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 
 pytestmark = pytest.mark.integration
-
-
-def settings_for(broker: BrokerInfo, prefix: str, **changes: Any) -> Settings:
-    return Settings(
-        kafka=KafkaSettings(bootstrap=broker.bootstrap),
-        topics=TopicSettings(
-            input=f"{prefix}-tx",
-            scores=f"{prefix}-scores",
-            alerts=f"{prefix}-alerts",
-            dlq=f"{prefix}-dlq",
-            labels=f"{prefix}-labels",
-            shadow=f"{prefix}-shadow",
-            partitions=3,
-        ),
-        group_id=f"{prefix}-g",
-        commit_interval_ms=100,
-        **changes,
-    )
 
 
 def good_records(n: int) -> list[tuple[bytes, bytes]]:
@@ -66,7 +46,7 @@ BAD: list[tuple[bytes | None, bytes]] = [
 async def test_every_input_scored_or_dead_lettered(
     kafka_broker: BrokerInfo, topic_prefix: str
 ) -> None:
-    settings = settings_for(kafka_broker, topic_prefix)
+    settings = prefixed_settings(kafka_broker.bootstrap, topic_prefix)
     n = 600
     records: list[tuple[bytes | None, bytes]] = list(good_records(n))
     for i, bad in enumerate(BAD):

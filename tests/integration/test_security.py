@@ -32,7 +32,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from fraudstream.config import ConfigError, KafkaSettings, Secret, Settings, TopicSettings
+from fraudstream.config import ConfigError, KafkaSettings, Secret, Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo, LocalBroker, free_port
 from fraudstream.localkafka.pki import Issued, issue, make_ca
@@ -44,7 +44,7 @@ from fraudstream.stream.audit import Read, id_counts, read_topic
 from fraudstream.stream.clients import check_connection
 from fraudstream.stream.produce import produce_records
 from fraudstream.stream.topics import prepare_topics
-from fraudstream.testing import FakeScoring, transaction
+from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 
 pytestmark = pytest.mark.integration
 
@@ -124,23 +124,6 @@ def secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secure]:
         )
     finally:
         broker.down()
-
-
-def settings_for(kafka: KafkaSettings, prefix: str) -> Settings:
-    return Settings(
-        kafka=kafka,
-        topics=TopicSettings(
-            input=f"{prefix}-tx",
-            scores=f"{prefix}-scores",
-            alerts=f"{prefix}-alerts",
-            dlq=f"{prefix}-dlq",
-            labels=f"{prefix}-labels",
-            shadow=f"{prefix}-shadow",
-            partitions=2,
-        ),
-        group_id=f"{prefix}-g",
-        commit_interval_ms=100,
-    )
 
 
 # ------------------------------------------------------------------------------ personal data
@@ -254,7 +237,7 @@ async def run_pipeline(settings: Settings, records: list[tuple[bytes, bytes]]) -
 def scram_run(secure: Secure) -> Run:
     """The processor over SASL_SSL + SCRAM-SHA-512, every logger at DEBUG, network guarded."""
     prefix = f"t-sec-{uuid.uuid4().hex[:8]}"
-    settings = settings_for(secure.scram(), prefix)
+    settings = prefixed_settings(secure.scram(), prefix, partitions=2)
     n = 140
     records, ids = personal_records(n)
     guard = NetworkGuard([secure.security.address(SASL_SSL_LISTENER)])
@@ -377,7 +360,7 @@ def test_score_topic_carries_the_account_id_but_no_card_name_or_narrative(
 
 
 async def test_the_pipeline_runs_over_mutual_tls(secure: Secure, topic_prefix: str) -> None:
-    settings = settings_for(secure.mtls(), topic_prefix)
+    settings = prefixed_settings(secure.mtls(), topic_prefix, partitions=2)
     records, _ = personal_records(15)
     counters = await run_pipeline(settings, records)
     scores = await read_topic(settings.kafka, settings.topics.scores)
@@ -391,7 +374,7 @@ async def test_producer_and_reader_work_over_each_sasl_mechanism(
     """What `generate`, `replay`, `alerts` and the load tool use: the preflight, the producer,
     an assigned (group-less) consumer and the admin client."""
     kafka = secure.plain() if mechanism == "PLAIN" else secure.scram(mechanism)
-    settings = settings_for(kafka, topic_prefix)
+    settings = prefixed_settings(kafka, topic_prefix, partitions=2)
     assert await check_connection(kafka) == secure.security.address(SASL_SSL_LISTENER)
     await prepare_topics(settings)
     records, _ = personal_records(5)
@@ -460,7 +443,9 @@ async def test_bad_security_settings_fail_fast_naming_the_setting(
 async def test_the_processor_refuses_to_start_with_wrong_credentials(
     secure: Secure, topic_prefix: str
 ) -> None:
-    settings = settings_for(secure.scram(sasl_password=Secret("not-the-password")), topic_prefix)
+    settings = prefixed_settings(
+        secure.scram(sasl_password=Secret("not-the-password")), topic_prefix, partitions=2
+    )
     processor = build_processor(settings, scoring=FakeScoring(), spec=FeatureSpec.native())
     started = time.monotonic()
     with pytest.raises(ConfigError, match=r"kafka\.sasl_password"):

@@ -23,13 +23,13 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fraudstream.config import KafkaSettings, Settings, TopicSettings
+from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.stream.app import build_processor
 from fraudstream.stream.processor import Processor
 from fraudstream.stream.produce import produce_records
-from fraudstream.testing import FakeScoring, transaction
+from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 from fraudstream.web.drift import score_distribution
 from fraudstream.web.feed import ProcessorWeb, serve_processor
 
@@ -39,24 +39,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "artifacts" / "web" / "page.png"
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMEDRIVER = ("/usr/bin/chromedriver",)
-
-
-def settings_for(broker: BrokerInfo, prefix: str) -> Settings:
-    return Settings(
-        kafka=KafkaSettings(bootstrap=broker.bootstrap),
-        topics=TopicSettings(
-            input=f"{prefix}-tx",
-            scores=f"{prefix}-scores",
-            alerts=f"{prefix}-alerts",
-            dlq=f"{prefix}-dlq",
-            labels=f"{prefix}-labels",
-            shadow=f"{prefix}-shadow",
-            partitions=3,
-        ),
-        group_id=f"{prefix}-g",
-        commit_interval_ms=100,
-        drift_window=2000,
-    )
 
 
 def fake_card() -> dict[str, Any]:
@@ -107,7 +89,7 @@ class Running:
 
 @pytest.fixture
 async def running(kafka_broker: BrokerInfo, topic_prefix: str) -> AsyncIterator[Running]:
-    settings = settings_for(kafka_broker, topic_prefix)
+    settings = prefixed_settings(kafka_broker.bootstrap, topic_prefix, drift_window=2000)
     scoring = FakeScoring()
     scoring.card = fake_card()  # type: ignore[attr-defined]
     processor = build_processor(settings, scoring=scoring, spec=FeatureSpec.native())

@@ -7,14 +7,22 @@ names its topics with its own `topic_prefix`, so tests never see each other's re
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from fraudstream.localkafka import BrokerInfo, LocalBroker, free_port
+
+# CI runs the property tests on a fixed seed (the same examples every run, so a red build is
+# about the change, not about the draw); developers' runs keep exploring new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

@@ -27,12 +27,12 @@ from typing import Any
 
 import orjson
 
-from fraudstream.config import KafkaSettings, Settings, TopicSettings
+from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.stream import processor as processor_module
 from fraudstream.stream.app import load_mapping
 from fraudstream.stream.processor import Processor
-from fraudstream.testing import FakeScoring
+from fraudstream.testing import FakeScoring, prefixed_settings
 
 SESSION_TIMEOUT_MS = 6000
 
@@ -45,20 +45,14 @@ def chaos_settings(
     guarantee: str = "at_least_once",
     **changes: Any,
 ) -> Settings:
-    """The settings every fault test and chaos scenario uses for topics named after `prefix`."""
-    return Settings(
-        kafka=KafkaSettings(bootstrap=bootstrap),
-        topics=TopicSettings(
-            input=f"{prefix}-tx",
-            scores=f"{prefix}-scores",
-            alerts=f"{prefix}-alerts",
-            dlq=f"{prefix}-dlq",
-            labels=f"{prefix}-labels",
-            shadow=f"{prefix}-shadow",
-            partitions=partitions,
-        ),
-        group_id=f"{prefix}-g",
-        processing_guarantee=guarantee,  # type: ignore[arg-type]
+    """The settings every fault test and chaos scenario uses for topics named after `prefix`
+    (with the processor's own commit interval, unlike the other tests' quicker one)."""
+    changes.setdefault("commit_interval_ms", Settings().commit_interval_ms)
+    return prefixed_settings(
+        bootstrap,
+        prefix,
+        partitions=partitions,
+        processing_guarantee=guarantee,
         **changes,
     )
 

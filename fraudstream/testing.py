@@ -88,6 +88,13 @@ class FakeScoring:
             time.sleep(delay)
         return np.array([0.97 if any(k in n for k in SUSPICIOUS) else 0.03 for n in prepared])
 
+    def predict_explain(
+        self, prepared: Any, threshold: float
+    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+        probs = self.predict(prepared)
+        alerts = [i for i, p in enumerate(probs) if p >= threshold]
+        return probs, dict(zip(alerts, self.explain(prepared, alerts), strict=True))
+
     def explain(self, prepared: Any, indices: Sequence[int]) -> list[list[Reason]]:
         out = []
         for i in indices:

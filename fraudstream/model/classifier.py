@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from fraudstream.model.encoder import Encode, bert_mean_pool, check_supported, traced
 from fraudstream.model.presets import ModelConfig, TextTowerConfig
 
 
@@ -42,6 +43,19 @@ def bert_config(text: TextTowerConfig) -> object:
     )
 
 
+class _Graph:
+    """A traced text tower and the (dtype, device) of the weights it was traced with. A copy of
+    the module (bench-model's bf16 copy) starts without one: the trace holds the original's
+    weights."""
+
+    def __init__(self, fn: Encode | None = None, made_for: tuple[Any, ...] | None = None) -> None:
+        self.fn = fn
+        self.made_for = made_for
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Graph:
+        return _Graph()
+
+
 class TextTower(nn.Module):
     def __init__(self, text: TextTowerConfig) -> None:
         super().__init__()
@@ -53,18 +67,48 @@ class TextTower(nn.Module):
         self.bert = BertModel(config, add_pooling_layer=False)
         self.hidden_size = text.hidden_size
 
+        self._graph = _Graph()
+        # The inference path (`model/encoder.py`) when it computes what BertModel computes.
+        self._plain = check_supported(self.bert) is None
+
     def forward(
         self,
         input_ids: torch.Tensor | None,
         attention_mask: torch.Tensor,
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        if not self.training and self._plain:
+            weight = self.bert.embeddings.word_embeddings.weight
+            graph = self._graph.fn
+            if (
+                graph is not None
+                and inputs_embeds is None
+                and input_ids is not None
+                and not torch.is_grad_enabled()
+                and self._graph.made_for == (weight.dtype, weight.device)
+            ):
+                return graph(input_ids, attention_mask)
+            return bert_mean_pool(self.bert, input_ids, attention_mask, inputs_embeds)
         out = self.bert(
             input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds
         ).last_hidden_state
         # Mean over real tokens (sentence-transformers' pooling, what MiniLM was trained for).
         mask = attention_mask.unsqueeze(-1).to(out.dtype)
         return (out * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+
+    def train(self, mode: bool = True) -> TextTower:
+        if mode:
+            self._graph = _Graph()  # weights about to change: the trace would hold stale ones
+        return super().train(mode)
+
+    def trace_for_inference(self) -> bool:
+        """Trace the inference path for the weights as they are now (CPU). Used only while the
+        weights keep their dtype and device, never in training or under autograd."""
+        weight = self.bert.embeddings.word_embeddings.weight
+        if not self._plain or weight.device.type != "cpu":
+            return False
+        self._graph = _Graph(traced(self.bert), (weight.dtype, weight.device))
+        return self._graph.fn is not None
 
     def word_embeddings(self, input_ids: torch.Tensor) -> torch.Tensor:
         emb: torch.Tensor = self.bert.embeddings.word_embeddings(input_ids)

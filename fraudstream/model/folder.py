@@ -124,6 +124,8 @@ class LoadedModel:
         # gradient of the input embeddings only.
         for p in self.module.parameters():
             p.requires_grad_(False)
+        if self.module.text is not None:
+            self.module.text.trace_for_inference()
         self._explainer = Explainer(self.module, self.preprocessor, self.tokenizer, self.device)
         self._pad_id = 0
         self._unpadded: Any = None
@@ -214,6 +216,42 @@ class LoadedModel:
     def predict(self, batch: Batch) -> np.ndarray:
         """Calibrated fraud probabilities, one per row."""
         return self.calibration.apply(self.logits(batch))
+
+    def predict_explain(
+        self, batch: Batch, threshold: float, *, top_k: int = 3
+    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+        """`predict`, then reasons for the rows at or above `threshold`, in one pass: the text
+        and metadata vectors of the forward pass are the explainer's starting point, so an
+        alerting batch runs the text tower once more only for its narrative phrases."""
+        if len(batch) == 0 or self.device.type == "cuda":
+            # CUDA scores under bf16 autocast; its vectors are not the explainer's fp32 ones.
+            probs = self.predict(batch)
+            alerts = [i for i, p in enumerate(probs) if p >= threshold]
+            return probs, dict(zip(alerts, self.explain(batch, alerts, top_k=top_k), strict=True))
+        ids, mask, numeric, categorical = self._inputs(batch)
+        module = self.module
+        with torch.inference_mode():
+            text_vec = module.text_vector(ids, mask) if mask is not None else None
+            meta_vec = module.meta_vector(numeric, categorical)
+            logits = module.fuse(text_vec, meta_vec).float().cpu().numpy()
+        probs = self.calibration.apply(logits)
+        alerts = [i for i, p in enumerate(probs) if p >= threshold]
+        if not alerts:
+            return probs, {}
+        sel = torch.tensor(alerts, device=self.device)
+        reasons = self._explainer.explain(
+            [batch.rows[i] for i in alerts],
+            numeric[sel],
+            categorical[sel],
+            ids[sel] if ids is not None else None,
+            mask[sel] if mask is not None else None,
+            top_k=top_k,
+            vectors=(
+                text_vec[sel] if text_vec is not None else None,
+                meta_vec[sel] if meta_vec is not None else None,
+            ),
+        )
+        return probs, dict(zip(alerts, reasons, strict=True))
 
     def explain(
         self, batch: Batch, indices: Sequence[int], *, top_k: int = 3

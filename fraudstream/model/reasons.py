@@ -315,8 +315,11 @@ class Explainer:
         attention_mask: torch.Tensor | None,
         *,
         top_k: int = 3,
+        vectors: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
     ) -> list[list[Reason]]:
-        """Reasons for `rows`; the tensors are their prepared inputs (already on the device)."""
+        """Reasons for `rows`; the tensors are their prepared inputs (already on the device).
+        `vectors`: their text and metadata vectors when the caller has them already (from the
+        forward pass that scored them), so that the text tower does not run again."""
         import torch
 
         k = len(rows)
@@ -324,12 +327,15 @@ class Explainer:
             return []
         module = self.module
         with torch.inference_mode():
-            text_vec = (
-                module.text_vector(input_ids, attention_mask)
-                if module.has_text and input_ids is not None and attention_mask is not None
-                else None
-            )
-            meta_vec = module.meta_vector(numeric, categorical)
+            if vectors is not None:
+                text_vec, meta_vec = vectors
+            else:
+                text_vec = (
+                    module.text_vector(input_ids, attention_mask)
+                    if module.has_text and input_ids is not None and attention_mask is not None
+                    else None
+                )
+                meta_vec = module.meta_vector(numeric, categorical)
             full = module.fuse(text_vec, meta_vec)
             contributions: list[torch.Tensor] = []  # one [k] per group, in `codes` order
             codes: list[str] = []

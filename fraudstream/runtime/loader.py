@@ -204,6 +204,16 @@ class ModelScoring:
         result: list[list[Reason]] = self.model.explain(prepared, indices)
         return result
 
+    def predict_explain(
+        self, prepared: Any, threshold: float
+    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+        if self.remote is not None:
+            return self.remote.predict_explain(prepared, threshold)
+        result: tuple[np.ndarray, dict[int, list[Reason]]] = self.model.predict_explain(
+            prepared, threshold
+        )
+        return result
+
     def close(self) -> None:
         """Stop the model process, if any (also done when this object is collected)."""
         if self.remote is not None:

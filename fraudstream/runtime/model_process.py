@@ -8,9 +8,10 @@ alone. In a child process the model has an interpreter of its own: the inference
 processor only sends the batch and waits on a pipe (no GIL held while it waits).
 
 What crosses the pipe is small and plain: the feature rows and token ids of a batch out, the
-probabilities (and reasons, for the rows that alert) back. The child prepares the tensors itself,
-from the same model folder, checked against the same manifest. Requests are answered in order;
-one lock serialises callers (the processor has one inference thread per model).
+probabilities (and reasons, for the rows that alert) back, in one round trip per batch. The child
+prepares the tensors itself, from the same model folder, checked against the same manifest.
+Requests are answered in order; one lock serialises callers (the processor has one inference
+thread per model).
 
 A child that dies or a request that fails raises `ModelProcessError` in the caller, which the
 processor treats like any model error (split, retry, fall back to stage 1, flagged).
@@ -63,20 +64,24 @@ def _serve(conn: Connection, path: str, device: str, threads: int | None) -> Non
     conn.send(("ready", model.version))
     while True:
         try:
-            op, batch, indices = conn.recv()
+            op, batch, arg = conn.recv()
         except (EOFError, OSError):
             return
         if op == "close":
             return
         try:
-            if op == "predict":
+            if op == "score":  # arg: the alert threshold
                 prepared = model.prepare(batch.rows, batch.token_ids)
-                result: Any = np.asarray(model.predict(prepared), dtype=np.float64)
-            elif op == "explain":
+                probs, reasons = model.predict_explain(prepared, float(arg))
+                result: Any = (np.asarray(probs, dtype=np.float64), reasons)
+            elif op == "predict":
+                prepared = model.prepare(batch.rows, batch.token_ids)
+                result = np.asarray(model.predict(prepared), dtype=np.float64)
+            elif op == "explain":  # arg: the rows to explain
                 # only the rows to explain, padded among themselves (attention masks make the
                 # result the same as in the full batch)
-                rows = [batch.rows[i] for i in indices]
-                ids = None if batch.token_ids is None else [batch.token_ids[i] for i in indices]
+                rows = [batch.rows[i] for i in arg]
+                ids = None if batch.token_ids is None else [batch.token_ids[i] for i in arg]
                 prepared = model.prepare(rows, ids)
                 result = model.explain(prepared, range(len(rows)))
             else:
@@ -113,10 +118,10 @@ class ModelProcess:
             raise ModelProcessError(f"the model process could not load {path}: {value}")
         self.version: str = value
 
-    def _call(self, op: str, batch: RemoteBatch, indices: Sequence[int] = ()) -> Any:
+    def _call(self, op: str, batch: RemoteBatch, arg: Any = None) -> Any:
         with self._lock:
             try:
-                self._conn.send((op, batch, list(indices)))
+                self._conn.send((op, batch, arg))
                 status, value = self._conn.recv()
             except (EOFError, OSError) as exc:
                 raise ModelProcessError(
@@ -135,7 +140,15 @@ class ModelProcess:
     def explain(self, batch: RemoteBatch, indices: Sequence[int]) -> list[Any]:
         if not indices:
             return []
-        result: list[Any] = self._call("explain", batch, indices)
+        result: list[Any] = self._call("explain", batch, list(indices))
+        return result
+
+    def predict_explain(
+        self, batch: RemoteBatch, threshold: float
+    ) -> tuple[np.ndarray, dict[int, Any]]:
+        if len(batch) == 0:
+            return np.zeros(0, dtype=np.float64), {}
+        result: tuple[np.ndarray, dict[int, Any]] = self._call("score", batch, threshold)
         return result
 
     def close(self) -> None:
@@ -144,7 +157,7 @@ class ModelProcess:
 
 def _stop(conn: Connection, proc: Any) -> None:
     with contextlib.suppress(OSError, ValueError):  # the child may be gone already
-        conn.send(("close", None, []))
+        conn.send(("close", None, None))
     proc.join(timeout=5)
     if proc.is_alive():
         proc.kill()

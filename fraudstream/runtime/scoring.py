@@ -49,6 +49,13 @@ class Scoring(Protocol):
     def explain(self, prepared: Any, indices: Sequence[int]) -> list[list[Reason]]:
         """Top reasons for the given rows of a predicted batch (inference thread)."""
 
+    def predict_explain(
+        self, prepared: Any, threshold: float
+    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+        """`predict`, and `explain` for the rows scoring at or above `threshold`, in one call:
+        what the stream does with a batch (the real model shares one forward pass between the
+        two, and one round trip to its process)."""
+
 
 def route(scores: np.ndarray | None, band: tuple[float, float] | None, n: int) -> np.ndarray:
     """Boolean mask of rows that go to the language model."""

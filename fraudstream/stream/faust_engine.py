@@ -129,11 +129,8 @@ class FaustScorer:
             work.tokens = len(tokens)
         t0 = time.monotonic()
         prepared = scoring.prepare([w.row for w in works], ids)
-        probs = scoring.predict(prepared)
-        threshold = self.alert_threshold
-        alerts = [i for i, p in enumerate(probs) if p >= threshold]
-        reasons = scoring.explain(prepared, alerts) if alerts else []
-        return probs, dict(zip(alerts, reasons, strict=True)), t0
+        probs, reasons = scoring.predict_explain(prepared, self.alert_threshold)
+        return probs, reasons, t0
 
     async def score(self, records: Sequence[InputRecord]) -> list[Output]:
         works, outputs = self.admit(records)

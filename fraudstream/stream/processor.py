@@ -915,13 +915,10 @@ class Processor:
         probs = np.zeros(n, dtype=np.float64)
         by_index: dict[int, list[Reason]] = {}
         for scoring, index, batch in groups:
-            p = scoring.predict(batch)
-            threshold = self._threshold(scoring)
-            alerts = [j for j, x in enumerate(p) if x >= threshold]
-            reasons = scoring.explain(batch, alerts) if alerts else []
+            p, reasons = scoring.predict_explain(batch, self._threshold(scoring))
             for j, x in enumerate(p):
                 probs[index[j]] = x
-            for j, r in zip(alerts, reasons, strict=True):
+            for j, r in reasons.items():
                 by_index[index[j]] = r
         return probs, by_index
 

@@ -339,6 +339,28 @@ def test_trained_model_separates_and_explains_in_words(trained: Path) -> None:
 
 
 @pytest.mark.slow
+def test_predict_explain_is_predict_then_explain_in_one_pass(trained: Path) -> None:
+    model = load_model(trained, device="cpu")
+    rows = rows_of(toy_events(200, seed=13))
+    batch = model.prepare(rows, model.tokenize([r.narrative for r in rows]))
+    probs = model.predict(batch)
+    threshold = float(np.sort(probs)[-6])  # the top six alert
+    alerts = [i for i, p in enumerate(probs) if p >= threshold]
+    assert len(alerts) >= 6
+    got_probs, got = model.predict_explain(batch, threshold)
+    np.testing.assert_allclose(got_probs, probs, rtol=1e-6, atol=1e-7)
+    assert sorted(got) == alerts
+    want = model.explain(batch, alerts)
+    for i, reasons in zip(alerts, want, strict=True):
+        assert [r.code for r in got[i]] == [r.code for r in reasons]
+        assert [r.text for r in got[i]] == [r.text for r in reasons]
+        np.testing.assert_allclose(
+            [r.weight for r in got[i]], [r.weight for r in reasons], rtol=1e-4, atol=1e-6
+        )
+    assert model.predict_explain(batch, 1.01)[1] == {}
+
+
+@pytest.mark.slow
 def test_fine_tuning_from_a_folder_keeps_its_vocabulary(trained: Path, table: FeatureTable) -> None:
     init = load_model(trained, device="cpu")
     result = fit(
@@ -480,6 +502,12 @@ def test_model_process_scores_and_explains_like_the_model_in_process(trained: Pa
         want = model.explain(local, top)
         assert [[r.text for r in rs] for rs in got] == [[r.text for r in rs] for rs in want]
         assert remote.explain(batch, []) == [] and len(remote.predict(RemoteBatch([], []))) == 0
+        # the stream's call: scores and the alerting rows' reasons in one round trip
+        threshold = float(expected[top[-1]])
+        probs, reasons = remote.predict_explain(batch, threshold)
+        np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-6)
+        assert sorted(reasons) == sorted(top)
+        assert [r.text for r in reasons[top[0]]] == [r.text for r in want[0]]
         # a request the model cannot serve is an error in the caller, and the process goes on
         with pytest.raises(ModelProcessError, match="IndexError"):
             remote.explain(batch, [len(rows) + 5])

@@ -193,6 +193,10 @@ class Settings:
     max_message_bytes: int = 1_000_000
     dlq_max_payload_bytes: int = 900_000
     commit_interval_ms: int = 250
+    gc_freeze_interval_s: float = 10.0
+    """Every this many seconds `fraudstream run` moves what survived into the garbage
+    collector's permanent generation, so that full collections stay short as the feature state
+    grows (runtime/gc_policy.py); 0 leaves the collector as Python sets it."""
     shutdown_timeout_s: float = 15.0
     max_event_age_days: float = 7300.0
     """Transactions older than this (by their own timestamp) are dead-lettered as bad_timestamp."""
@@ -240,6 +244,11 @@ class Settings:
                 raise ConfigError(
                     f"{name} must be > 0, got {value}; fix: {_env_name(name)}=<positive>"
                 )
+        if self.gc_freeze_interval_s < 0:
+            raise ConfigError(
+                f"gc_freeze_interval_s must be >= 0, got {self.gc_freeze_interval_s}; "
+                "fix: FRAUDSTREAM_GC_FREEZE_INTERVAL_S=10 (0: leave the collector alone)"
+            )
         if not 0 <= self.latency_margin_ms < self.latency_budget_ms:
             raise ConfigError(
                 f"latency_margin_ms ({self.latency_margin_ms}) must be >= 0 and below "

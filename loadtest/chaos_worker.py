@@ -114,7 +114,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     )
     processor.stuck_every = args.stuck_commit_every
     processor.stuck_s = args.stuck_commit_s
-    counters = await processor.run(exit_when_idle=args.exit_when_idle, install_signals=True)
+    counters = await processor.run(exit_when_idle=args.exit_when_idle, owns_process=True)
     return counters.as_dict()
 
 

@@ -108,7 +108,7 @@ async def run_processor(
 
         web = await serve_processor(processor)
     try:
-        counters = await processor.run(exit_when_idle=exit_when_idle, install_signals=True)
+        counters = await processor.run(exit_when_idle=exit_when_idle, owns_process=True)
     finally:
         if web is not None:
             await web.stop()

@@ -334,6 +334,7 @@ def make_consumer(kafka: KafkaSettings, *topics: str, **overrides: Any) -> AIOKa
         auto_offset_reset="earliest",
         # The default 500 ms fetch wait would eat the whole latency budget on a quiet topic.
         fetch_max_wait_ms=5,
+        fetch_min_bytes=32 * 1024,
         max_partition_fetch_bytes=21 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,
         max_poll_records=2000,

@@ -91,6 +91,7 @@ from fraudstream.pipeline import (
     band_of,
     score_record,
 )
+from fraudstream.runtime.gc_policy import GcStats, GcWatch
 from fraudstream.runtime.runner import InferenceRunner
 from fraudstream.runtime.scoring import Reason, Scoring, route
 from fraudstream.stream import shadow as shadow_slots
@@ -136,6 +137,8 @@ class Counters:
     alerts_suppressed: int = 0
     started_at: float = field(default_factory=time.monotonic)
     dead_letter_kinds: dict[str, int] = field(default_factory=dict)
+    gc: GcStats | None = None
+    """Garbage-collector pauses, when the processor manages them (`owns_process`)."""
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started_at, 1e-9)
@@ -153,6 +156,17 @@ class Counters:
             "alerts_suppressed": self.alerts_suppressed,
             "elapsed_s": round(elapsed, 3),
             "throughput_per_s": round(self.scored / elapsed, 1),
+            **({} if self.gc is None else {"gc": self._gc()}),
+        }
+
+    def _gc(self) -> dict[str, Any]:
+        assert self.gc is not None
+        return {
+            "collections": self.gc.collections,
+            "full_collections": self.gc.full_collections,
+            "max_pause_ms": round(self.gc.max_pause_s * 1000, 1),
+            "pauses_over_50ms": self.gc.long_pauses,
+            "frozen_objects": self.gc.frozen,
         }
 
 
@@ -212,6 +226,7 @@ class Processor:
         self.listener = listener
         self.observer: Observer | None = None
         self.counters = Counters()
+        self.gc_watch = GcWatch()
         self.admission = Admission(
             mapping,
             AdmissionRules(
@@ -269,11 +284,14 @@ class Processor:
         self._wake.set()
 
     async def run(
-        self, *, exit_when_idle: float | None = None, install_signals: bool = False
+        self, *, exit_when_idle: float | None = None, owns_process: bool = False
     ) -> Counters:
+        """`owns_process`: this processor is its process's reason to be: it handles SIGTERM,
+        SIGINT (stop) and SIGHUP (reload), and keeps the garbage collector's pauses short
+        (runtime/gc_policy.py), which freezes objects process-wide."""
         settings = self.settings
         loop = asyncio.get_running_loop()
-        if install_signals:
+        if owns_process:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self.stop)
         # Fail fast, naming the setting, on wrong credentials or an untrusted certificate.
@@ -289,7 +307,7 @@ class Processor:
             # every verdict on the topic is in the risk state before the first score
             self._store.shared = self.labels.state
             await self.labels.start(self._producer)
-        if install_signals:
+        if owns_process:
             loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         self._consumer = make_consumer(
             settings.kafka,
@@ -309,6 +327,9 @@ class Processor:
         ]
         if self.labels is not None:
             tasks.append(asyncio.create_task(self.labels.run(), name="labels"))
+        if owns_process and settings.gc_freeze_interval_s > 0:
+            self.gc_watch.install()
+            tasks.append(asyncio.create_task(self._gc_loop(), name="gc"))
         try:
             await self._stopping.wait()
             await self._drain(tasks)
@@ -320,7 +341,8 @@ class Processor:
                 commit.cancel()
             await asyncio.gather(*tasks, *commits, return_exceptions=True)
             await self._close()
-            if install_signals:
+            self.gc_watch.uninstall()
+            if owns_process:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
         if self._fatal is not None:
@@ -790,6 +812,13 @@ class Processor:
         self._outbox_ready.set()
 
     # ------------------------------------------------------------------------------ commit
+
+    async def _gc_loop(self) -> None:
+        # the first freeze right away: the model, the libraries and the restored state
+        while True:
+            self.gc_watch.freeze()
+            self.counters.gc = self.gc_watch.stats
+            await asyncio.sleep(self.settings.gc_freeze_interval_s)
 
     async def _commit_loop(self) -> None:
         interval = self.settings.commit_interval_ms / 1000.0

@@ -193,7 +193,7 @@ async def test_hot_swap_under_load_scores_everything_once(
     )
     processor.reloader = lambda: v2  # what `fraudstream run` loads again from model_path
     n = 3000
-    run = asyncio.create_task(processor.run(exit_when_idle=3.0, install_signals=True))
+    run = asyncio.create_task(processor.run(exit_when_idle=3.0, owns_process=True))
     await asyncio.wait_for(processor.ready.wait(), 60)
     records = tx_records(n)
     # the first half arrives, the swap lands while its batches are queued and running, the

@@ -104,7 +104,12 @@ from fraudstream.stream.transactions import PartitionTxn
 log = logging.getLogger(__name__)
 
 MAX_SEND_ATTEMPTS = 5
-FETCH_CHUNK = 256
+FETCH_CHUNK = 64
+"""Records per pass of the fetch loop. A pass (admission, stage 1, routing) holds the event loop
+for ~150-250 us per record on a loaded two-core machine: 256 held it for 40-60 ms, and language-
+model results and acknowledgements waited that long. Stage 1 costs ~70 us per call + ~13 us per
+row, so chunks of 64 lose little to per-call overhead (measured at 2,000 tx/s, same broker, twice
+each: p50 21 ms / p99 110-121 ms against 27 ms / 122 ms with 256)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,8 +408,7 @@ class Processor:
             if self._paused and self.tracker.in_flight() < max_in_flight // 2:
                 consumer.resume(*consumer.assignment())
                 self._paused = False
-            # Small chunks: one chunk's admission, stage 1 and routing must stay well inside the
-            # latency budget, and the dispatcher and sender get the loop between chunks.
+            # Small chunks (FETCH_CHUNK): the dispatcher and sender get the loop between them.
             data = await consumer.getmany(timeout_ms=20, max_records=FETCH_CHUNK)
             now = time.monotonic()
             if not data:

@@ -70,6 +70,8 @@ class TextTower(nn.Module):
         self._graph = _Graph()
         # The inference path (`model/encoder.py`) when it computes what BertModel computes.
         self._plain = check_supported(self.bert) is None
+        self.reference = False
+        """True: run transformers' BertModel in eval too (bench-model's eager baseline)."""
 
     def forward(
         self,
@@ -77,7 +79,7 @@ class TextTower(nn.Module):
         attention_mask: torch.Tensor,
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if not self.training and self._plain:
+        if not self.training and self._plain and not self.reference:
             weight = self.bert.embeddings.word_embeddings.weight
             graph = self._graph.fn
             if (

@@ -119,8 +119,9 @@ def broker_for(start: bool, bootstrap: str | None) -> Iterator[str | None]:
     type=float,
     default=2000.0,
     show_default=True,
-    help="--compare: first run the passthrough one step at this rate, results discarded, so that "
-    "the broker's JVM has compiled its hot paths before (a) runs (0: skip).",
+    help="--sweep, --compare: first run the passthrough one step at this rate, results "
+    "discarded, so that the broker's JVM has compiled its hot paths before the measured runs "
+    "(0: skip).",
 )
 @click.option("--startup-timeout", type=float, default=240.0, show_default=True)
 @click.option("--partitions", type=int, default=3, show_default=True)
@@ -266,18 +267,18 @@ async def _run(
     runs: list[VariantRun] = []
     common: float | None = kw["common_rate"]
     async with Harness(opts, pool, display) as h:
+        if mode != "single" and kw["broker_warmup_rate"] > 0:
+            # A fresh broker runs interpreted for its first minute or so: whoever ran first
+            # (always (a)) met a slower broker than the others. Measured on a fresh broker,
+            # (a) failed 500 tx/s twice where it passes 600 on a warm one.
+            await h.run_variant(
+                VARIANTS["passthrough"], rates=[(kw["broker_warmup_rate"], "broker-warm-up")]
+            )
         if mode == "single":
             runs.append(await h.run_variant(VARIANTS[kw["variant"]], rates=[(kw["rate"], "fixed")]))
         elif mode == "sweep":
             runs.append(await h.run_variant(VARIANTS[kw["variant"]], sweep=search()))
         else:
-            if kw["broker_warmup_rate"] > 0:
-                # A fresh broker runs interpreted for its first minute or so: whoever ran first
-                # (always (a)) met a slower broker than the others. Measured on a fresh broker,
-                # (a) failed 500 tx/s twice where it passes 600 on a warm one.
-                await h.run_variant(
-                    VARIANTS["passthrough"], rates=[(kw["broker_warmup_rate"], "broker-warm-up")]
-                )
             ordered = sorted(names, key=lambda n: n != "scheduler")  # (a) first: it sets the rate
             for name in ordered:
                 if common is None and name == "scheduler":
@@ -314,7 +315,7 @@ async def _run(
             "step_s": step_s,
             "warmup_s": opts.warmup_s,
             "warmup_rate": opts.warmup_rate,
-            "broker_warmup_rate": kw["broker_warmup_rate"] if mode == "compare" else None,
+            "broker_warmup_rate": kw["broker_warmup_rate"] if mode != "single" else None,
             "drain_s": opts.drain_s,
             "retries": opts.retries,
             "partitions": launch.partitions,

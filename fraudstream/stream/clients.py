@@ -334,6 +334,10 @@ def make_consumer(kafka: KafkaSettings, *topics: str, **overrides: Any) -> AIOKa
         auto_offset_reset="earliest",
         # The default 500 ms fetch wait would eat the whole latency budget on a quiet topic.
         fetch_max_wait_ms=5,
+        # ... and with the default of 1 byte a busy topic is fetched a few records at a time: a
+        # request each, costly to client and broker alike. Wait for 32 KiB (or the 5 ms):
+        # measured at 2,000 tx/s, the machine's CPU for broker, processor and load tool went
+        # from 1.78 to 1.36 cores.
         fetch_min_bytes=32 * 1024,
         max_partition_fetch_bytes=21 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,

@@ -223,52 +223,50 @@ class LoadedModel:
         """`predict`, then reasons for the rows at or above `threshold`, in one pass: the text
         and metadata vectors of the forward pass are the explainer's starting point, so an
         alerting batch runs the text tower once more only for its narrative phrases."""
+        vectors = None
         if len(batch) == 0 or self.device.type == "cuda":
             # CUDA scores under bf16 autocast; its vectors are not the explainer's fp32 ones.
             probs = self.predict(batch)
-            alerts = [i for i, p in enumerate(probs) if p >= threshold]
-            return probs, dict(zip(alerts, self.explain(batch, alerts, top_k=top_k), strict=True))
-        ids, mask, numeric, categorical = self._inputs(batch)
-        module = self.module
-        with torch.inference_mode():
-            text_vec = module.text_vector(ids, mask) if mask is not None else None
-            meta_vec = module.meta_vector(numeric, categorical)
-            logits = module.fuse(text_vec, meta_vec).float().cpu().numpy()
-        probs = self.calibration.apply(logits)
+        else:
+            ids, mask, numeric, categorical = self._inputs(batch)
+            module = self.module
+            with torch.inference_mode():
+                text_vec = module.text_vector(ids, mask) if mask is not None else None
+                meta_vec = module.meta_vector(numeric, categorical)
+                logits = module.fuse(text_vec, meta_vec).float().cpu().numpy()
+            probs = self.calibration.apply(logits)
+            vectors = (text_vec, meta_vec)
         alerts = [i for i, p in enumerate(probs) if p >= threshold]
-        if not alerts:
-            return probs, {}
-        sel = torch.tensor(alerts, device=self.device)
-        reasons = self._explainer.explain(
-            [batch.rows[i] for i in alerts],
-            numeric[sel],
-            categorical[sel],
-            ids[sel] if ids is not None else None,
-            mask[sel] if mask is not None else None,
-            top_k=top_k,
-            vectors=(
-                text_vec[sel] if text_vec is not None else None,
-                meta_vec[sel] if meta_vec is not None else None,
-            ),
-        )
+        reasons = self.explain(batch, alerts, top_k=top_k, vectors=vectors)
         return probs, dict(zip(alerts, reasons, strict=True))
 
     def explain(
-        self, batch: Batch, indices: Sequence[int], *, top_k: int = 3
+        self,
+        batch: Batch,
+        indices: Sequence[int],
+        *,
+        top_k: int = 3,
+        vectors: tuple[torch.Tensor | None, torch.Tensor | None] | None = None,
     ) -> list[list[Reason]]:
-        """Top reasons (strongest first) for the given rows of a batch."""
+        """Top reasons (strongest first) for the given rows of a batch. `vectors`: the batch's
+        text and metadata vectors when a forward pass has computed them already."""
         idx = list(indices)
         if not idx:
             return []
         ids, mask, numeric, categorical = self._inputs(batch)
         sel = torch.tensor(idx, device=self.device)
+
+        def pick(t: torch.Tensor | None) -> torch.Tensor | None:
+            return t[sel] if t is not None else None
+
         return self._explainer.explain(
             [batch.rows[i] for i in idx],
             numeric[sel],
             categorical[sel],
-            ids[sel] if ids is not None else None,
-            mask[sel] if mask is not None else None,
+            pick(ids),
+            pick(mask),
             top_k=top_k,
+            vectors=None if vectors is None else (pick(vectors[0]), pick(vectors[1])),
         )
 
 

@@ -334,6 +334,7 @@ class Processor:
             tasks.append(asyncio.create_task(self.labels.run(), name="labels"))
         if owns_process and settings.gc_freeze_interval_s > 0:
             self.gc_watch.install()
+            self.counters.gc = self.gc_watch.stats
             tasks.append(asyncio.create_task(self._gc_loop(), name="gc"))
         try:
             await self._stopping.wait()
@@ -821,7 +822,6 @@ class Processor:
         # the first freeze right away: the model, the libraries and the restored state
         while True:
             self.gc_watch.freeze()
-            self.counters.gc = self.gc_watch.stats
             await asyncio.sleep(self.settings.gc_freeze_interval_s)
 
     async def _commit_loop(self) -> None:

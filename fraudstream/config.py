@@ -185,7 +185,12 @@ class Settings:
     alert_threshold: float | None = None
     """Score at or over which an alert is raised; empty means the model's own threshold."""
     cascade_band: tuple[float, float] | None = None
-    """Stage-1 scores inside [low, high) go to the language model; empty means the model's band."""
+    """Stage-1 scores inside [low, high) go to the language model; empty means the model's band.
+    The model's narrative rules (unread and risky narratives are read) apply either way."""
+    narrative_cache_size: int = 50_000
+    """Distinct narratives remembered: their risk, for the cascade (a narrative not remembered is
+    read by the language model), and their text vectors in the model (a repeated one costs a
+    lookup). A vector of the default model takes ~1.6 KB: the default holds up to ~80 MB there."""
     max_batch_size: int = 256
     token_budget: int = 8192
     max_in_flight: int = 4096
@@ -238,6 +243,7 @@ class Settings:
             "duplicate_window": self.duplicate_window,
             "alert_dedup_window_s": self.alert_dedup_window_s,
             "transaction_timeout_ms": self.transaction_timeout_ms,
+            "narrative_cache_size": self.narrative_cache_size,
         }
         for name, value in positive.items():
             if value <= 0:

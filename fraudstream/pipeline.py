@@ -64,6 +64,10 @@ class Work:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent per stage so far (decode, state, queue, inference, produce)."""
     stage1: float | None = None
+    text: str | None = None
+    """The narrative as the model reads it, when the cascade tracks what it has read."""
+    narrative_risk: float | None = None
+    """The narrative memory's risk for it when it was routed (None: unread or not tracked)."""
     tokens: int = 0
     token_ids: list[int] | None = None
     flags: list[str] = field(default_factory=list)

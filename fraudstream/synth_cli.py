@@ -110,6 +110,14 @@ def publish_to_topic(
     help="Approximate share of fraudulent records.",
 )
 @click.option("--accounts", type=click.IntRange(min=20), default=2000, show_default=True)
+@click.option(
+    "--memo-split",
+    type=click.Choice(["train", "heldout", "all"]),
+    default="train",
+    show_default=True,
+    help="Memo families to write with: train (what models learn from), heldout (wording no "
+    "training file holds, for evaluation) or all.",
+)
 @settings_options
 @friendly_errors
 def generate(
@@ -122,13 +130,19 @@ def generate(
     rate: float | None,
     fraud_rate: float,
     accounts: int,
+    memo_split: str,
 ) -> None:
     """Generate synthetic labelled transactions (label in metadata.is_fraud / .typology)."""
     if (topic is None) == (out is None):
         raise click.UsageError("give exactly one of --topic and --out")
     if rate is not None and topic is None:
         raise click.UsageError("--rate applies to --topic only")
-    config = SynthConfig(seed=seed, fraud_rate=fraud_rate, accounts=accounts)
+    config = SynthConfig(
+        seed=seed,
+        fraud_rate=fraud_rate,
+        accounts=accounts,
+        memo_split=memo_split,  # type: ignore[arg-type]  # click.Choice checked it
+    )
     tally = Tally()
     records = tally.watch(generate_records(count, config))
     started = time.perf_counter()

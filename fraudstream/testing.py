@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fraudstream.batching.clock import FakeClock
+from fraudstream.cascade import CascadePolicy, NarrativeMemory
 from fraudstream.config import KafkaSettings, Settings, TopicSettings
 from fraudstream.features import FeatureRow
 from fraudstream.runtime.scoring import Reason
@@ -46,6 +47,8 @@ class FakeScoring:
         self.alert_threshold = alert_threshold
         self.block_threshold = block_threshold
         self.band = band
+        self.policy: CascadePolicy | None = CascadePolicy(band) if band is not None else None
+        self.memory: NarrativeMemory | None = None
         self.stage1_enabled = stage1_enabled
         self.batch_delay_s = batch_delay_s
         self.per_item_delay_s = per_item_delay_s
@@ -57,14 +60,18 @@ class FakeScoring:
         self._lock = threading.Lock()
         self.batch_sizes: list[int] = []
 
-    def stage1(self, rows: Sequence[FeatureRow]) -> np.ndarray | None:
+    def stage1(
+        self, rows: Sequence[FeatureRow], narrative_risk: Sequence[float | None] | None = None
+    ) -> np.ndarray | None:
         if not self.stage1_enabled:
             return None
         return np.array(
             [0.6 if "amount" in r.named() and r.named()["amount"] > 500 else 0.02 for r in rows]
         )
 
-    def stage1_reasons(self, rows: Sequence[FeatureRow]) -> list[list[Reason]]:
+    def stage1_reasons(
+        self, rows: Sequence[FeatureRow], narrative_risk: Sequence[float | None] | None = None
+    ) -> list[list[Reason]]:
         return [[Reason("amount", "large amount", 1.0)] for _ in rows]
 
     def tokenize(self, narratives: Sequence[str]) -> list[list[int]]:
@@ -90,10 +97,10 @@ class FakeScoring:
 
     def predict_explain(
         self, prepared: Any, threshold: float
-    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+    ) -> tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None]:
         probs = self.predict(prepared)
         alerts = [i for i, p in enumerate(probs) if p >= threshold]
-        return probs, dict(zip(alerts, self.explain(prepared, alerts), strict=True))
+        return probs, dict(zip(alerts, self.explain(prepared, alerts), strict=True)), None
 
     def explain(self, prepared: Any, indices: Sequence[int]) -> list[list[Reason]]:
         out = []

@@ -211,6 +211,10 @@ class FraudClassifier(nn.Module):
             nn.Dropout(config.dropout),
             nn.Linear(config.fusion_hidden, 1),
         )
+        # The narrative's own risk, from the text vector alone: what the cascade routes on.
+        self.text_head = (
+            nn.Linear(text_dim, 1) if self.text is not None and config.text_head else None
+        )
 
     @property
     def has_text(self) -> bool:
@@ -225,6 +229,13 @@ class FraudClassifier(nn.Module):
         assert self.text is not None, "model has no text tower"
         vec: torch.Tensor = self.text(input_ids, attention_mask, inputs_embeds)
         return vec
+
+    def text_logit(self, text_vec: torch.Tensor) -> torch.Tensor | None:
+        """The text head's logit per row (None without one)."""
+        if self.text_head is None:
+            return None
+        out: torch.Tensor = self.text_head(text_vec.to(self.text_head.weight.dtype)).squeeze(-1)
+        return out
 
     def meta_vector(self, numeric: torch.Tensor, categorical: torch.Tensor) -> torch.Tensor | None:
         return self.meta(numeric, categorical) if self.meta is not None else None
@@ -245,12 +256,19 @@ class FraudClassifier(nn.Module):
         if self.text is not None:
             assert input_ids is not None and attention_mask is not None
             text_vec = self.text_vector(input_ids, attention_mask)
-            if self.training and self.config.text_dropout > 0:
-                # Modality dropout: hide the narrative from the head for some rows so that it
-                # cannot lean on memorised narratives (a compromised merchant's name) and keeps
-                # using the behaviour features, which generalise to merchants not seen in training.
-                keep = torch.rand(text_vec.shape[0], 1, device=text_vec.device)
-                text_vec = text_vec * (keep >= self.config.text_dropout).to(text_vec.dtype)
+        return self.forward_vectors(text_vec, numeric, categorical)
+
+    def forward_vectors(
+        self, text_vec: torch.Tensor | None, numeric: torch.Tensor, categorical: torch.Tensor
+    ) -> torch.Tensor:
+        """The fused logit from a text vector computed elsewhere (the narrative cache, or
+        training on precomputed vectors) and the metadata."""
+        if text_vec is not None and self.training and self.config.text_dropout > 0:
+            # Modality dropout: hide the narrative from the head for some rows so that it
+            # cannot lean on memorised narratives (a compromised merchant's name) and keeps
+            # using the behaviour features, which generalise to merchants not seen in training.
+            keep = torch.rand(text_vec.shape[0], 1, device=text_vec.device)
+            text_vec = text_vec * (keep >= self.config.text_dropout).to(text_vec.dtype)
         # Under bf16 autocast the text vector is bf16 and the metadata path may be fp32.
         meta_vec = self.meta_vector(numeric, categorical)
         if text_vec is not None and meta_vec is not None and text_vec.dtype != meta_vec.dtype:
@@ -277,7 +295,13 @@ def load_minilm_weights(model: FraudClassifier) -> None:
     result = model.text.bert.load_state_dict(state, strict=False)
     # position_ids is a buffer that newer transformers no longer stores; anything else missing
     # means the preset's shapes disagree with the checkpoint, which must not pass silently.
-    unexpected = [k for k in result.unexpected_keys if not k.endswith("position_ids")]
+    # The pooler (a [CLS] projection for next-sentence prediction) is not used: the tower pools
+    # by mean, as sentence-transformers trained MiniLM to.
+    unexpected = [
+        k
+        for k in result.unexpected_keys
+        if not k.endswith("position_ids") and not k.startswith("pooler.")
+    ]
     if result.missing_keys or unexpected:
         raise RuntimeError(
             f"all-MiniLM-L6-v2 checkpoint does not fit the minilm preset: missing "

@@ -41,22 +41,40 @@ def bert_mean_pool(
 ) -> torch.Tensor:
     """Mean of the last hidden states over real tokens: what `TextTower.forward` returns, for a
     transformers `BertModel` in eval mode (absolute positions, token type 0, GELU, no dropout)."""
+    x = embed(bert, input_ids, inputs_embeds)
+    x = run_layers(bert, x, attention_mask, 0, len(bert.encoder.layer))
+    return mean_pool(x, attention_mask)
+
+
+def embed(
+    bert: Any, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Word + position + token-type embeddings, normalised: the input of layer 0."""
     emb = bert.embeddings
     if inputs_embeds is None:
         assert input_ids is not None
         inputs_embeds = emb.word_embeddings(input_ids)
-    batch, length, hidden = inputs_embeds.shape
+    length = inputs_embeds.shape[1]
     x = (
         inputs_embeds
         + emb.position_embeddings.weight[:length]
         + emb.token_type_embeddings.weight[0]
     )
-    x = _layer_norm(x, emb.LayerNorm)
+    return _layer_norm(x, emb.LayerNorm)
+
+
+def run_layers(
+    bert: Any, x: torch.Tensor, attention_mask: torch.Tensor, start: int, end: int
+) -> torch.Tensor:
+    """Hidden states after layers `[start, end)` of `bert`, from the states before `start`.
+    Training the top layers alone (`model/text_training.py`) runs the lower ones once, keeps
+    their output, and calls this for the rest; gradients flow as through `BertModel`."""
+    batch, length, hidden = x.shape
     heads = bert.config.num_attention_heads
     size = hidden // heads
     # True = attend; every row has at least its [CLS] token, so no row is all False (NaN).
     attend = (attention_mask > 0)[:, None, None, :]
-    for layer in bert.encoder.layer:
+    for layer in bert.encoder.layer[start:end]:
         att = layer.attention
 
         def split(t: torch.Tensor) -> torch.Tensor:
@@ -68,6 +86,11 @@ def bert_mean_pool(
         x = _layer_norm(att.output.dense(ctx) + x, att.output.LayerNorm)
         inner = F.gelu(layer.intermediate.dense(x))
         x = _layer_norm(layer.output.dense(inner) + x, layer.output.LayerNorm)
+    return x
+
+
+def mean_pool(x: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens (sentence-transformers' pooling, what MiniLM was trained for)."""
     mask = attention_mask.unsqueeze(-1).to(x.dtype)
     return (x * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 

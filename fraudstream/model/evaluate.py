@@ -27,8 +27,8 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from fraudstream.cascade import CascadePolicy, route
 from fraudstream.model.gbdt import GBDTModel, GBDTParams, bench_predict
 from fraudstream.model.metrics import classification_report
 from fraudstream.model.protocol import (
@@ -47,6 +48,7 @@ from fraudstream.model.protocol import (
     split_tail,
     time_split,
 )
+from fraudstream.model.served import FolderScorer
 
 if TYPE_CHECKING:
     from fraudstream.events import Event
@@ -88,7 +90,10 @@ class EvaluateOptions:
     baseline: Literal["gbdt"] | None = None
     cascade: bool = False
     cascade_band: tuple[float, float] | None = None
-    """Stage-1 scores in [low, high) go to the model (the runtime's `route` rule)."""
+    """Stage-1 scores in [low, high) go to the model (the cascade's band rule)."""
+    probe: bool = False
+    """The narrative probe (`model/probe.py`): paired twins on held-out wording."""
+    probe_pairs: int = 1000
     features: str | None = None
     """Feature spec without a model: 'handbook', 'native' or a JSON file; default: the mapping."""
     k: int = 100
@@ -107,63 +112,16 @@ class EvaluationError(ValueError):
 # ---- scorers ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    """The `RowLike` view of one FeatureTable row that `LoadedModel.prepare` reads."""
-
-    numeric: Sequence[float]
-    categorical: Sequence[str]
-    narrative: str
-
-
-class ModelScorer:
-    """Adapter over a model folder: `load_model(dir)`, then `prepare(rows)` / `predict(batch)`."""
+class ModelScorer(FolderScorer):
+    """A model folder for evaluation: its language model and its served cascade
+    (`model/served.py`)."""
 
     name = "model"
-
-    def __init__(
-        self, model_dir: str | Path, *, device: str = "auto", threads: int | None = None
-    ) -> None:
-        from fraudstream.model.folder import load_model
-
-        self.path = Path(model_dir)
-        self.model = load_model(self.path, device=device, threads=threads)
 
     @property
     def spec(self) -> FeatureSpec:
         spec: FeatureSpec = self.model.spec
         return spec
-
-    @property
-    def version(self) -> str:
-        return str(self.model.version)
-
-    def score(self, table: FeatureTable, rows: IntArray, batch_size: int = 512) -> FloatArray:
-        out = np.empty(rows.size, dtype=np.float64)
-        for start in range(0, rows.size, batch_size):
-            chunk = rows[start : start + batch_size]
-            batch = [
-                _Row(table.numeric[i].tolist(), table.categorical[i].tolist(), table.narratives[i])
-                for i in chunk
-            ]
-            out[start : start + chunk.size] = self.model.predict(self.model.prepare(batch))
-        return out
-
-    def stage1(self) -> tuple[GBDTModel, tuple[float, float] | None] | None:
-        """The folder's own cascade stage 1 and the band chosen for it on validation at training
-        time (`cascade.json`), or None when the folder has no stage 1."""
-        import json
-        import math
-
-        if not (self.path / "gbdt.txt").is_file():
-            return None
-        gbdt = GBDTModel.load(self.path)
-        band = None
-        cascade = self.path / "cascade.json"
-        if cascade.is_file():
-            low, high = json.loads(cascade.read_text(encoding="utf-8"))["band"]
-            band = (0.0 if low is None else float(low), math.inf if high is None else float(high))
-        return gbdt, band
 
 
 def train_gbdt(
@@ -193,10 +151,13 @@ def evaluate_cascade(
     cards: NDArray[Any] | None = None,
     days: IntArray | None = None,
     k: int = 100,
+    routed: NDArray[np.bool_] | None = None,
 ) -> dict[str, Any]:
-    """The `cascade` block of the report: the final score is the model's where stage 1 routes a
-    transaction to it (stage-1 score in `[low, high)`, `runtime.scoring.route`), stage 1's
-    elsewhere. Both scores are calibrated probabilities, so the mixture ranks consistently.
+    """The `cascade` block of the report: the final score is the model's where the cascade
+    routes a transaction to it, stage 1's elsewhere. `routed`: the routing the served cascade
+    chose (`model/served.py`, the folder's own policy); without it, stage-1 scores in `band`
+    (`fraudstream/cascade.py::route`). Both scores are calibrated probabilities, so the mixture
+    ranks consistently.
 
     Fields: `ap`, `roc_auc`, `recall_at_1pct_fpr`, `ece`, `card_precision_at_k` of the cascade,
     `share_to_language_model`, `band`, and each brick alone's AP for comparison
@@ -223,12 +184,12 @@ def evaluate_cascade(
             "or --baseline gbdt)"
         )
         return block
-    if band is None:
+    if band is None and routed is None:
         block["status"] = "no uncertain band: give --cascade-band LOW HIGH"
         return block
-    from fraudstream.runtime.scoring import route
-
-    to_model = route(stage1, band, stage1.size)
+    to_model = (
+        routed if routed is not None else route(stage1, None, CascadePolicy(band), stage1.size)
+    )
     final = np.where(to_model, model, stage1)
     figures = classification_report(labels, final, cards=cards, days=days, k=k)
     alone = classification_report(labels, model)
@@ -396,19 +357,40 @@ def evaluate_table(
 
     if options.cascade:
         stage1_scores, band, source = gbdt_scores, options.cascade_band, "gbdt baseline"
-        own = model.stage1() if model is not None else None
-        if own is not None:
-            # The folder's stage 1 and its band, as the processor runs them: what a deployment
-            # gets. A band chosen here on the test set would flatter the cascade.
-            stage1_scores = own[0].predict_proba(table.numeric[test], table.categorical[test])
-            band = options.cascade_band or own[1]
+        routed = None
+        if model is not None and model.stage1 is not None:
+            # The folder's stage 1 and its policy, served as the processor serves them: the
+            # whole file in order, so that the narratives read before the test are remembered
+            # as a running processor remembers them. A band chosen here on the test set would
+            # flatter the cascade.
+            policy = model.stage1.policy
+            if options.cascade_band is not None:
+                policy = replace(policy, band=options.cascade_band)
+            t0 = time.perf_counter()
+            served = model.serve(table, np.arange(len(table)), policy=policy)
+            say(f"served cascade over {len(table):,} rows in {time.perf_counter() - t0:.1f}s")
+            assert served.stage1 is not None
+            stage1_scores = served.stage1[test]
+            routed = served.routed[test]
+            band = policy.band
             source = "model folder"
-        block = evaluate_cascade(stage1_scores, model_scores, y, band, cards=cards, days=days, k=k)
+        block = evaluate_cascade(
+            stage1_scores, model_scores, y, band, cards=cards, days=days, k=k, routed=routed
+        )
         block["stage1"] = source
         final = block.pop("_scores", None)
         if final is not None:
             scores["cascade"] = (y, final)
         report["cascade"] = block
+
+    if options.probe and model is not None:
+        from fraudstream.model.probe import run_probe
+
+        t0 = time.perf_counter()
+        report["narrative_probe"] = run_probe(
+            model, table, pairs=options.probe_pairs, seed=options.seed
+        )
+        say(f"narrative probe: {options.probe_pairs:,} twin pairs in {time.perf_counter() - t0:.1f}s")
 
     report["_gbdt"] = gbdt
     return report, scores
@@ -637,6 +619,19 @@ def summary_table(report: dict[str, Any]) -> str:
                 else ""
             )
         )
+    probe = report.get("narrative_probe")
+    if probe:
+        lines.append(
+            f"narrative probe: {probe['pairs']:,} payments, scam vs benign twin memos of "
+            f"{probe['memo_families']} families (alert threshold {probe['alert_threshold']:.4f})"
+        )
+        for name in ("language_model", "served"):
+            f = probe[name]
+            lines.append(
+                f"  {name.replace('_', ' '):<15} paired AUC {f['paired_auc']:.4f}, ROC AUC "
+                f"{f['roc_auc']:.4f}, scam twins alerting {f['scam_alert_rate']:.1%}, benign "
+                f"twins alerting {f['benign_alert_rate']:.1%}"
+            )
     return "\n".join(lines)
 
 

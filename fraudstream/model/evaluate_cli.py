@@ -68,6 +68,20 @@ import click
     help="Stage-1 scores in [LOW, HIGH) go to the model.",
 )
 @click.option(
+    "--probe",
+    is_flag=True,
+    help="Narrative probe (needs --model): paired twins, the same held-out payments with only "
+    "the memo swapped between benign and scam memos of held-out families, scored by the language "
+    "model alone and by the served cascade.",
+)
+@click.option(
+    "--probe-pairs",
+    type=click.IntRange(min=10),
+    default=1000,
+    show_default=True,
+    help="Payments (twin pairs) in the narrative probe.",
+)
+@click.option(
     "--features",
     help="Feature spec without --model: native, handbook or a JSON file (default: the mapping).",
 )
@@ -99,6 +113,8 @@ def evaluate(
     baseline: str | None,
     cascade: bool,
     cascade_band: tuple[float, float] | None,
+    probe: bool,
+    probe_pairs: int,
     features: str | None,
     seed: int,
     threads: int,
@@ -121,6 +137,8 @@ def evaluate(
         raise click.UsageError("--train-start belongs to --protocol handbook")
     if model_dir is None and baseline is None:
         raise click.UsageError("nothing to evaluate: give --model DIR and/or --baseline gbdt")
+    if probe and model_dir is None:
+        raise click.UsageError("--probe needs --model DIR (it measures a model)")
     if cascade_band is not None and not 0.0 <= cascade_band[0] < cascade_band[1] <= 1.0:
         raise click.UsageError("--cascade-band needs 0 <= LOW < HIGH <= 1")
     options = EvaluateOptions(
@@ -132,6 +150,8 @@ def evaluate(
         baseline="gbdt" if baseline == "gbdt" else None,
         cascade=cascade,
         cascade_band=cascade_band,
+        probe=probe,
+        probe_pairs=probe_pairs,
         features=features,
         seed=seed,
         threads=threads,

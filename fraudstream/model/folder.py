@@ -28,6 +28,7 @@ tokenizer, features, calibration or thresholds changes the version.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -41,12 +42,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from fraudstream.cascade import LRU
 from fraudstream.model.calibration import Calibration
 from fraudstream.model.classifier import FraudClassifier, set_threads
 from fraudstream.model.preprocess import Preprocessor, RowLike
 from fraudstream.model.presets import ModelConfig
 from fraudstream.model.reasons import Explainer, Reason
 from fraudstream.model.thresholds import Bands, Thresholds
+from fraudstream.text import model_text
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -92,6 +95,9 @@ class Batch:
     categorical: torch.Tensor
     input_ids: torch.Tensor | None
     attention_mask: torch.Tensor | None
+    texts: list[str] | None = None
+    """Each row's narrative as the model reads it (`fraudstream.text`): the narrative cache's
+    keys. None: no cache lookups for this batch."""
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -117,6 +123,9 @@ class LoadedModel:
     version: str
     device: torch.device
     path: Path | None = None
+    narrative_cache_size: int = 0
+    """Distinct narratives whose text vectors are kept (0: none). The text tower's output
+    depends on the normalised narrative alone, so a repeated one costs a lookup."""
 
     def __post_init__(self) -> None:
         self.module.eval()
@@ -126,7 +135,9 @@ class LoadedModel:
             p.requires_grad_(False)
         if self.module.text is not None:
             self.module.text.trace_for_inference()
-        self._explainer = Explainer(self.module, self.preprocessor, self.tokenizer, self.device)
+        self._explainer = Explainer(
+            self.module, self.preprocessor, self.tokenizer, self.device, self.model_texts
+        )
         self._pad_id = 0
         self._unpadded: Any = None
         if self.tokenizer is not None:
@@ -136,6 +147,15 @@ class LoadedModel:
             # one would race with `prepare` in its worker thread.
             self._unpadded = type(self.tokenizer).from_str(self.tokenizer.to_str())
             self._unpadded.no_padding()
+        self.narrative_cache: LRU[tuple[torch.Tensor, float | None]] | None = None
+        if self.module.text is not None and self.narrative_cache_size > 0:
+            self.narrative_cache = LRU(self.narrative_cache_size)
+
+    def model_texts(self, narratives: Sequence[str]) -> list[str]:
+        """The narratives as this model reads them (normalised, unless the folder predates it)."""
+        if self.config.text_normalisation:
+            return [model_text(n) for n in narratives]
+        return list(narratives)
 
     @property
     def threshold(self) -> float:
@@ -159,7 +179,7 @@ class LoadedModel:
         pass them to `prepare` to avoid tokenising twice."""
         if self._unpadded is None:
             return [[] for _ in narratives]
-        return [e.ids for e in self._unpadded.encode_batch_fast(list(narratives))]
+        return [e.ids for e in self._unpadded.encode_batch_fast(self.model_texts(narratives))]
 
     def prepare(
         self, rows: Sequence[RowLike], token_ids: Sequence[Sequence[int]] | None = None
@@ -169,12 +189,14 @@ class LoadedModel:
         numeric = self.preprocessor.numeric_tensor(rows)
         categorical = self.preprocessor.categorical_tensor(rows)
         input_ids = attention_mask = None
+        texts = None
         if self.tokenizer is not None:
+            texts = self.model_texts([r.narrative for r in rows])
             if not rows:
                 ids = mask = np.zeros((0, 0), dtype=np.int64)
             elif token_ids is None:
                 # With padding enabled in the tokenizer, encode_batch pads to the longest row.
-                encodings = self.tokenizer.encode_batch_fast([r.narrative for r in rows])
+                encodings = self.tokenizer.encode_batch_fast(texts)
                 ids = np.array([e.ids for e in encodings], dtype=np.int64)
                 mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
             else:
@@ -186,7 +208,7 @@ class LoadedModel:
             numeric, categorical = numeric.pin_memory(), categorical.pin_memory()
             if input_ids is not None and attention_mask is not None:
                 input_ids, attention_mask = input_ids.pin_memory(), attention_mask.pin_memory()
-        return Batch(rows, numeric, categorical, input_ids, attention_mask)
+        return Batch(rows, numeric, categorical, input_ids, attention_mask, texts)
 
     def _inputs(
         self, batch: Batch
@@ -199,19 +221,79 @@ class LoadedModel:
         assert numeric is not None and categorical is not None
         return move(batch.input_ids), move(batch.attention_mask), numeric, categorical
 
+    def _text_vectors(
+        self, batch: Batch, ids: torch.Tensor | None, mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """(text vectors [B, H], text-head logits [B] or None): from the narrative cache where it
+        holds a row's narrative, from the tower (once per distinct narrative) elsewhere."""
+        module = self.module
+        if module.text is None:
+            return None, None
+        assert ids is not None and mask is not None
+        cache = self.narrative_cache
+        if cache is None or batch.texts is None:
+            vec = module.text_vector(ids, mask)
+            return vec, module.text_logit(vec)
+        found: dict[str, tuple[torch.Tensor, float | None]] = {}
+        missing: dict[str, int] = {}  # narrative -> first row that holds it
+        for i, text in enumerate(batch.texts):
+            if text in found or text in missing:
+                cache.hits += 1  # a repeat within the batch: read once, like a cached one
+                continue
+            hit = cache.get(text)
+            if hit is None:
+                missing[text] = i
+            else:
+                found[text] = hit
+        if missing:
+            rows = torch.tensor(list(missing.values()), device=ids.device)
+            sub_mask = mask[rows]
+            width = max(int(sub_mask.sum(1).max()), 1)
+            vec = module.text_vector(ids[rows, :width], sub_mask[:, :width])
+            logit = module.text_logit(vec)
+            for j, text in enumerate(missing):
+                # a copy: a view would keep the whole batch's tensor alive in the cache
+                entry = (vec[j].clone(), None if logit is None else float(logit[j]))
+                found[text] = entry
+                cache.put(text, entry)
+        vectors = torch.stack([found[t][0] for t in batch.texts])
+        logits = [found[t][1] for t in batch.texts]
+        if any(v is None for v in logits):
+            return vectors, None
+        return vectors, torch.tensor(logits, dtype=torch.float32)
+
+    def _forward(self, batch: Batch) -> tuple[torch.Tensor, tuple[Any, Any], np.ndarray | None]:
+        """(fused logits, (text vectors, metadata vectors), text-head logits) for a batch."""
+        ids, mask, numeric, categorical = self._inputs(batch)
+        module = self.module
+        with torch.inference_mode():
+            autocast = (
+                torch.autocast("cuda", dtype=torch.bfloat16)
+                if self.device.type == "cuda"
+                else contextlib.nullcontext()
+            )
+            with autocast:
+                text_vec, text_logit = self._text_vectors(batch, ids, mask)
+                meta_vec = module.meta_vector(numeric, categorical)
+                if text_vec is not None and meta_vec is not None:
+                    meta_vec = meta_vec.to(text_vec.dtype)
+                out = module.fuse(text_vec, meta_vec)
+        logits = None if text_logit is None else text_logit.float().cpu().numpy()
+        return out, (text_vec, meta_vec), logits
+
     def logits(self, batch: Batch) -> np.ndarray:
         """Uncalibrated logits (evaluation and cascades that calibrate their own way)."""
         if len(batch) == 0:
             return np.zeros(0, dtype=np.float32)
-        ids, mask, numeric, categorical = self._inputs(batch)
-        with torch.inference_mode():
-            if self.device.type == "cuda":
-                with torch.autocast("cuda", dtype=torch.bfloat16):
-                    out = self.module(ids, mask, numeric, categorical)
-            else:
-                out = self.module(ids, mask, numeric, categorical)
-            result: np.ndarray = out.float().cpu().numpy()
+        out, _, _ = self._forward(batch)
+        result: np.ndarray = out.float().cpu().numpy()
         return result
+
+    def text_logits(self, batch: Batch) -> np.ndarray | None:
+        """The text head's logit per row: the narrative's own risk (None without a text head)."""
+        if len(batch) == 0 or self.module.text_head is None:
+            return None if self.module.text_head is None else np.zeros(0, dtype=np.float32)
+        return self._forward(batch)[2]
 
     def predict(self, batch: Batch) -> np.ndarray:
         """Calibrated fraud probabilities, one per row."""
@@ -219,26 +301,21 @@ class LoadedModel:
 
     def predict_explain(
         self, batch: Batch, threshold: float, *, top_k: int = 3
-    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+    ) -> tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None]:
         """`predict`, then reasons for the rows at or above `threshold`, in one pass: the text
         and metadata vectors of the forward pass are the explainer's starting point, so an
-        alerting batch runs the text tower once more only for its narrative phrases."""
-        vectors = None
-        if len(batch) == 0 or self.device.type == "cuda":
-            # CUDA scores under bf16 autocast; its vectors are not the explainer's fp32 ones.
-            probs = self.predict(batch)
-        else:
-            ids, mask, numeric, categorical = self._inputs(batch)
-            module = self.module
-            with torch.inference_mode():
-                text_vec = module.text_vector(ids, mask) if mask is not None else None
-                meta_vec = module.meta_vector(numeric, categorical)
-                logits = module.fuse(text_vec, meta_vec).float().cpu().numpy()
-            probs = self.calibration.apply(logits)
-            vectors = (text_vec, meta_vec)
+        alerting batch runs the text tower once more only for its narrative phrases. The third
+        value is the text head's logit per row (None without one), which the cascade remembers."""
+        if len(batch) == 0:
+            empty = np.zeros(0, dtype=np.float64)
+            return empty, {}, None if self.module.text_head is None else empty
+        out, vectors, text_logits = self._forward(batch)
+        probs = self.calibration.apply(out.float().cpu().numpy())
         alerts = [i for i, p in enumerate(probs) if p >= threshold]
-        reasons = self.explain(batch, alerts, top_k=top_k, vectors=vectors)
-        return probs, dict(zip(alerts, reasons, strict=True))
+        # CUDA scores under bf16 autocast; its vectors are not the explainer's fp32 ones.
+        start = None if self.device.type == "cuda" else vectors
+        reasons = self.explain(batch, alerts, top_k=top_k, vectors=start)
+        return probs, dict(zip(alerts, reasons, strict=True)), text_logits
 
     def explain(
         self,
@@ -425,9 +502,14 @@ def read_folder(path: str | Path) -> dict[str, bytes]:
 
 
 def load_model(
-    path: str | Path, *, device: str | torch.device = "auto", threads: int | None = None
+    path: str | Path,
+    *,
+    device: str | torch.device = "auto",
+    threads: int | None = None,
+    narrative_cache: int = 0,
 ) -> LoadedModel:
-    """Load and verify a model folder. `threads` sets torch's intra-op threads (CPU)."""
+    """Load and verify a model folder. `threads` sets torch's intra-op threads (CPU);
+    `narrative_cache`: how many distinct narratives' text vectors to keep (0: none)."""
     from safetensors.torch import load
 
     root = Path(path)
@@ -491,6 +573,7 @@ def load_model(
         version=version,
         device=dev,
         path=root,
+        narrative_cache_size=narrative_cache,
     )
 
 

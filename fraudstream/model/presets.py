@@ -141,6 +141,12 @@ class ModelConfig:
     """Width of each numeric feature's periodic embedding (0: raw scaled values only)."""
     text_dropout: float = 0.0
     """Training only: share of rows whose text vector is zeroed (modality dropout)."""
+    text_head: bool = False
+    """A second head on the text vector alone: the narrative's own risk (its logit), which the
+    cascade routes on. False in folders written before it existed."""
+    text_normalisation: int = 0
+    """Version of `fraudstream.text.normalise` applied to narratives before tokenising (0: none,
+    folders written before it existed)."""
     format_version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -169,6 +175,8 @@ class ModelConfig:
             tokenizer=data.get("tokenizer"),
             numeric_embedding_dim=int(data.get("numeric_embedding_dim", 0)),
             text_dropout=float(data.get("text_dropout", 0.0)),
+            text_head=bool(data.get("text_head", False)),
+            text_normalisation=int(data.get("text_normalisation", 0)),
             format_version=int(data.get("format_version", 1)),
             extra=dict(data.get("extra", {})),
         )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +218,12 @@ def describe_categorical(name: str, value: str, known: bool) -> str:
     return f"{_CATEGORY_WORDS.get(name, _words(name))} {value}{rare}"
 
 
+def describe_narrative(narrative: str) -> str:
+    """Stage 1's narrative reason: the memo was read before and its risk is remembered."""
+    quoted = narrative if len(narrative) <= 60 else narrative[:57] + "..."
+    return f"narrative '{quoted}' read as risky"
+
+
 def describe_phrases(phrases: Sequence[str], narrative: str) -> str:
     if phrases:
         return "narrative mentions " + " and ".join(f"'{p}'" for p in phrases)
@@ -278,6 +284,7 @@ class Explainer:
         preprocessor: Preprocessor,
         tokenizer: Tokenizer | None,
         device: torch.device,
+        model_texts: Callable[[Sequence[str]], list[str]] = list,
     ) -> None:
         import torch
 
@@ -285,6 +292,8 @@ class Explainer:
         self.pre = preprocessor
         self.tokenizer = tokenizer
         self.device = device
+        self.model_texts = model_texts
+        """The narratives as the model reads them (normalised); phrases are quoted from these."""
         self.groups = feature_groups(preprocessor.numeric_names, preprocessor.categorical_names)
         # Occluded categorical = the most frequent training value (id 1), or unknown if none.
         self.typical_category = torch.tensor(
@@ -404,7 +413,7 @@ class Explainer:
         import torch
 
         assert self.tokenizer is not None
-        narratives = [rows[r].narrative for r in which]
+        narratives = self.model_texts([rows[r].narrative for r in which])
         # Re-encoded here (a handful of rows) to get word ids and offsets that the hot-path
         # batch does not carry.
         encodings = self.tokenizer.encode_batch(narratives)

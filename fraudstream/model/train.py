@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
@@ -62,8 +62,16 @@ from fraudstream.model.classifier import (
     set_threads,
 )
 from fraudstream.model.folder import LoadedModel, load_model, resolve_device, save_model
+from fraudstream.model.metrics import average_precision, expected_calibration_error, roc_auc
 from fraudstream.model.preprocess import Preprocessor
 from fraudstream.model.presets import ModelConfig, Preset, embedding_dim, get_preset
+from fraudstream.model.stage1 import NARRATIVE_RISK
+from fraudstream.model.text_training import (
+    Narratives,
+    TextTrainOptions,
+    text_vectors,
+    train_top_layers,
+)
 from fraudstream.model.thresholds import Thresholds, choose_thresholds
 from fraudstream.model.tokenizer import (
     encode,
@@ -71,6 +79,8 @@ from fraudstream.model.tokenizer import (
     token_lengths,
     train_wordpiece,
 )
+from fraudstream.text import VERSION as TEXT_NORMALISATION
+from fraudstream.text import model_text
 from fraudstream.web.drift import score_distribution
 
 if TYPE_CHECKING:
@@ -80,6 +90,7 @@ if TYPE_CHECKING:
     from fraudstream.features.spec import FeatureSpec
 
 DAY_S = 86_400.0
+TextTraining = Literal["auto", "end_to_end", "top_layers", "frozen"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,16 @@ class TrainOptions:
     too, how suspicious its metadata looks, while the hard labels and the narrative let it go
     beyond them."""
     distill_folds: int = 4
+    text_training: TextTraining = "auto"
+    """How the text tower learns: `end_to_end` (every layer, on every training row, in the fusion
+    loop: the GPU recipe, bf16), `top_layers` (the top `text_top_layers` layers and the text head
+    on the distinct narratives, then the fusion model on fixed text vectors: the CPU recipe,
+    `model/text_training.py`), `frozen` (the text head only). `auto`: end_to_end on CUDA, else
+    top_layers for a pretrained tower and end_to_end for one trained from scratch."""
+    text_top_layers: int = 2
+    text_epochs: int = 4
+    text_weight: float = 0.5
+    """end_to_end: weight of the text head's own loss next to the fused one."""
     max_length: int | None = None
     """Tokens per narrative; None: the 99th percentile of the training narratives, rounded up
     to a multiple of 8, at most the preset's."""
@@ -256,23 +277,58 @@ class _Tensors:
     labels: torch.Tensor
     lengths: np.ndarray | None
     """Real tokens per row, for length bucketing."""
+    vectors: torch.Tensor | None = None
+    """Precomputed text vectors of the distinct narratives (`top_layers`, `frozen`)."""
+    vector_index: torch.Tensor | None = None
+    """Per row: its narrative's row in `vectors`."""
 
-    def batch(self, idx: np.ndarray, device: torch.device) -> tuple[torch.Tensor | None, ...]:
+    def batch(self, idx: np.ndarray, device: torch.device) -> _Batch:
         sel = torch.from_numpy(idx)
-        ids = mask = None
-        if self.input_ids is not None and self.attention_mask is not None:
+        ids = mask = vec = None
+        if self.vectors is not None and self.vector_index is not None:
+            vec = self.vectors[self.vector_index[sel]].to(device)
+        elif self.input_ids is not None and self.attention_mask is not None:
             mask = self.attention_mask[sel]
             # Trim to the longest narrative of this batch: attention costs grow with length.
             width = max(int(mask.sum(1).max()), 1)
             ids = self.input_ids[sel, :width].to(device)
             mask = mask[:, :width].to(device)
-        return (
+        return _Batch(
             ids,
             mask,
+            vec,
             self.numeric[sel].to(device),
             self.categorical[sel].to(device),
             self.labels[sel].to(device),
         )
+
+
+@dataclass
+class _Batch:
+    input_ids: torch.Tensor | None
+    attention_mask: torch.Tensor | None
+    text_vec: torch.Tensor | None
+    numeric: torch.Tensor
+    categorical: torch.Tensor
+    labels: torch.Tensor
+
+
+def _forward(module: FraudClassifier, b: _Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(fused logits, text vectors): the tower runs here unless its vectors were precomputed."""
+    vec = b.text_vec
+    if vec is None and module.has_text:
+        assert b.input_ids is not None and b.attention_mask is not None
+        vec = module.text_vector(b.input_ids, b.attention_mask)
+    return module.forward_vectors(vec, b.numeric, b.categorical), vec
+
+
+def text_mode(options: TrainOptions, preset: Preset, device: torch.device) -> str:
+    """The text training recipe that `options.text_training` resolves to (see TrainOptions)."""
+    if options.text_training != "auto":
+        return options.text_training
+    if device.type == "cuda" or preset.tokenizer != "minilm":
+        return "end_to_end"
+    return "top_layers"
 
 
 def fit(
@@ -284,14 +340,13 @@ def fit(
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train a model on `table[split.train]`, early-stopped and calibrated on `split.validation`."""
-    from fraudstream.model.metrics import average_precision, expected_calibration_error, roc_auc
-
     say = log or (lambda msg: print(msg, file=sys.stderr))
     preset = get_preset(init.config.preset if init is not None else options.preset)
     seed_everything(options.seed)
     set_threads(options.threads if options.threads is not None else default_threads())
     device = resolve_device(options.device)
     train_idx, valid_idx = split.train, split.validation
+    texts = [model_text(n) for n in table.narratives]
 
     # -- preprocessing, tokenizer, architecture
     if init is not None:
@@ -301,6 +356,8 @@ def fit(
             list(config.categorical_names),
         ):
             raise ValueError("--init-from: the model's features differ from this data's")
+        if config.text_normalisation == 0:
+            texts = list(table.narratives)
     else:
         preprocessor = Preprocessor.fit(
             table.numeric[train_idx],
@@ -309,7 +366,7 @@ def fit(
             categorical_names=table.categorical_names,
             min_count=options.min_count,
         )
-        train_texts = [table.narratives[i] for i in train_idx]
+        train_texts = [texts[i] for i in train_idx]
         has_text = any(train_texts)
         tokenizer = _make_tokenizer(preset, train_texts, options) if has_text else None
         config = _model_config(preset, preprocessor, tokenizer)
@@ -330,15 +387,49 @@ def fit(
     elif preset.tokenizer == "minilm" and module.has_text:
         load_minilm_weights(module)
     module.to(device)
+    mode = text_mode(options, preset, device) if module.has_text else "none"
 
-    tensors = _tensors(table, preprocessor, tokenizer)
+    # -- the text tower on the distinct narratives (top_layers / frozen)
+    text_info: dict[str, Any] = {"recipe": mode}
+    narratives = Narratives.of(texts) if module.has_text else None
+    vectors = distinct_logits = None
+    if mode in ("top_layers", "frozen"):
+        assert narratives is not None and tokenizer is not None
+        pos, neg = narratives.counts(train_idx, table.labels)
+        with deterministic(device):
+            text_info.update(
+                train_top_layers(
+                    module,
+                    tokenizer,
+                    narratives,
+                    pos,
+                    neg,
+                    TextTrainOptions(
+                        top_layers=options.text_top_layers if mode == "top_layers" else 0,
+                        epochs=options.text_epochs,
+                        learning_rate=options.text_learning_rate or preset.text_learning_rate,
+                        seed=options.seed,
+                    ),
+                    log=say,
+                )
+            )
+            vectors, distinct_logits = text_vectors(module, tokenizer, narratives.texts)
+    tensors = _tensors(
+        table,
+        preprocessor,
+        tokenizer if mode == "end_to_end" else None,
+        texts,
+        vectors=vectors,
+        narratives=narratives,
+    )
+
     y_train = table.labels[train_idx]
     y_valid = table.labels[valid_idx].astype(np.int64)
     positives, negatives = train_idx[y_train == 1], train_idx[y_train != 1]
     n_pos = int(positives.size)
     n_neg = int(negatives.size)
     per_epoch_neg = n_neg
-    if options.negative_ratio and module.has_text:
+    if options.negative_ratio and mode == "end_to_end":
         per_epoch_neg = min(n_neg, round(options.negative_ratio * n_pos))
 
     def epoch_rows(rng: np.random.Generator) -> np.ndarray:
@@ -348,24 +439,9 @@ def fit(
 
     pos_weight = options.pos_weight or math.sqrt(per_epoch_neg / max(n_pos, 1))
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
-    teacher: torch.Tensor | None = None
-    distill_weight = options.distill
-    if distill_weight is None:
-        distill_weight = 0.5 if module.has_text else 0.0
-    if distill_weight > 0:
-        t0 = time.perf_counter()
-        oof = _out_of_fold_logits(table, train_idx, valid_idx, options)
-        # The network's logits carry the epoch's negative sampling and pos_weight as an offset;
-        # move the teacher's into the same frame so that the two losses agree on the base rate.
-        offset = math.log(max(n_neg, 1) / max(per_epoch_neg, 1)) + math.log(pos_weight)
-        full = np.zeros(len(table), dtype=np.float32)
-        full[train_idx] = 1.0 / (1.0 + np.exp(-(oof + offset)))
-        teacher = torch.from_numpy(full)
-        say(
-            f"distillation: stage-1 out-of-fold teacher on {train_idx.size:,} rows "
-            f"({options.distill_folds} folds, {time.perf_counter() - t0:.1f}s), weight "
-            f"{distill_weight}"
-        )
+    teacher, distill_weight = _teacher(
+        table, split, options, preset, module, n_neg, per_epoch_neg, pos_weight, say
+    )
 
     epochs = options.epochs or preset.epochs
     batch_size = options.batch_size or preset.batch_size
@@ -387,10 +463,16 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
     params = count_parameters(module)
     say(
-        f"training {preset.name}: {params['total']:,} parameters on {device}, "
+        f"training {preset.name} ({mode}): {params['total']:,} parameters on {device}, "
         f"{train_idx.size:,} rows ({n_pos:,} frauds), validation {valid_idx.size:,} rows "
         f"({int(y_valid.sum()):,} frauds), {n_pos + per_epoch_neg:,} rows per epoch, "
         f"pos_weight {pos_weight:.1f}, {torch.get_num_threads()} threads"
+    )
+    text_loss = mode == "end_to_end" and module.text_head is not None and options.text_weight > 0
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda"
+        else contextlib.nullcontext()
     )
 
     history: list[dict[str, float]] = []
@@ -399,27 +481,33 @@ def fit(
     started = time.perf_counter()
     with deterministic(device):
         bar = _progress(total_steps, enabled=options.progress)
-        step = 0
         for epoch in range(epochs):
             module.train()
             rng = np.random.default_rng([options.seed, epoch])
             total_loss = 0.0
+            running = 0.0
             rows = epoch_rows(rng)
             for b, idx in enumerate(_batches(rng, rows, tensors.lengths, batch_size)):
-                ids, mask, num, cat, y = tensors.batch(idx, device)
-                assert num is not None and cat is not None and y is not None
-                logits = module(ids, mask, num, cat)
-                loss = loss_fn(logits, y)
-                if teacher is not None:
-                    soft = teacher[torch.from_numpy(idx)].to(device)
-                    distill = nn.functional.binary_cross_entropy_with_logits(logits, soft)
-                    loss = (1.0 - distill_weight) * loss + distill_weight * distill
+                batch = tensors.batch(idx, device)
+                with autocast:
+                    logits, vec = _forward(module, batch)
+                    logits = logits.float()
+                    loss = loss_fn(logits, batch.labels)
+                    if teacher is not None:
+                        soft = teacher[torch.from_numpy(idx)].to(device)
+                        distill = nn.functional.binary_cross_entropy_with_logits(logits, soft)
+                        loss = (1.0 - distill_weight) * loss + distill_weight * distill
+                    if text_loss and vec is not None:
+                        text_logit = module.text_logit(vec)
+                        assert text_logit is not None
+                        loss = loss + options.text_weight * loss_fn(
+                            text_logit.float(), batch.labels
+                        )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 nn.utils.clip_grad_norm_(module.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
-                step += 1
                 total_loss += loss.detach().item()
                 running = total_loss / (b + 1)
                 bar.update(running, best_ap)
@@ -439,32 +527,34 @@ def fit(
     module.load_state_dict(best_state)
     module.eval()
 
-    # -- calibration, thresholds, text baseline on validation
+    # -- calibration, thresholds, the text baseline and the narratives' own risk on validation
     valid_logits = _logits(module, tensors, valid_idx, device, batch_size * 4)
     calibration = fit_calibration(valid_logits, y_valid, options.calibration)
     probs = calibration.apply(valid_logits)
-    thresholds = choose_thresholds(
-        probs,
-        y_valid,
-        target_precision=options.target_precision,
-        alert_budget=options.alert_budget,
-    )
-    if tensors.input_ids is not None:
+    valid_text: np.ndarray | None = None
+    if module.has_text:
         legit = valid_idx[y_valid == 0]
-        preprocessor = replace(
-            preprocessor, text_baseline=_mean_text_vector(module, tensors, legit, device)
-        )
-    raw_probs = 1 / (1 + np.exp(-valid_logits))
-    metrics = {
+        if distinct_logits is not None and vectors is not None and narratives is not None:
+            baseline = vectors[narratives.index[legit[:5000]]].mean(0)
+            preprocessor = replace(
+                preprocessor, text_baseline=[round(float(v), 6) for v in baseline]
+            )
+            valid_text = distinct_logits.numpy()[narratives.index[valid_idx]]
+        else:
+            preprocessor = replace(
+                preprocessor, text_baseline=_mean_text_vector(module, tensors, legit, device)
+            )
+            valid_text = _text_logits(module, tensors, valid_idx, device)
+    metrics: dict[str, Any] = {
         "validation": {
             "average_precision": ap_round(average_precision(y_valid, valid_logits)),
             "roc_auc": ap_round(roc_auc(y_valid, valid_logits)),
-            "ece_uncalibrated": ap_round(expected_calibration_error(y_valid, raw_probs)),
+            "ece_uncalibrated": ap_round(
+                expected_calibration_error(y_valid, 1 / (1 + np.exp(-valid_logits)))
+            ),
             "ece_calibrated": ap_round(expected_calibration_error(y_valid, probs)),
             "rows": int(valid_idx.size),
             "frauds": int(y_valid.sum()),
-            # what the drift watch (fraudstream/web/drift.py) compares the live stream with
-            "score_distribution": score_distribution(probs, thresholds.alert),
         },
         "train": {"rows": int(train_idx.size), "frauds": n_pos},
         "best_epoch": best_epoch,
@@ -473,17 +563,41 @@ def fit(
         "pos_weight": round(pos_weight, 4),
         "distill": distill_weight,
         "parameters": params,
+        "text": text_info,
     }
+    if valid_text is not None and (y_valid == 1).any():
+        metrics["validation"]["narrative_alone_roc_auc"] = ap_round(roc_auc(y_valid, valid_text))
+    thresholds = choose_thresholds(
+        probs, y_valid, target_precision=options.target_precision, alert_budget=options.alert_budget
+    )
+    served = probs
     extra: dict[str, bytes] = {}
     if options.stage1:
-        extra, metrics["cascade"] = fit_stage1(
+        read_before = risk = None
+        if narratives is not None and module.text_head is not None:
+            read_before = _read_before(narratives.index, train_idx, valid_idx)
+            risk = _narrative_risk(module, tensors, texts, distinct_logits, narratives, device)
+        extra, metrics["cascade"], served = fit_stage1(
             table,
             split,
-            calibration.apply(valid_logits),
+            probs,
             lm_share=options.lm_share,
-            alert_threshold=thresholds.alert,
+            narrative_risk=risk,
+            read_before=read_before,
             log=say,
         )
+        # The threshold is chosen on what is served (stage 1's calibrated score or the language
+        # model's), not on the language model alone: that is what alerts.
+        thresholds = choose_thresholds(
+            served,
+            y_valid,
+            target_precision=options.target_precision,
+            alert_budget=options.alert_budget,
+        )
+    metrics["validation"]["served_average_precision"] = ap_round(average_precision(y_valid, served))
+    # what the drift watch (fraudstream/web/drift.py) compares the live stream with
+    metrics["validation"]["score_distribution"] = score_distribution(served, thresholds.alert)
+    metrics["validation"]["alert"] = _alert_figures(served, y_valid, thresholds.alert)
     return TrainResult(
         module=module.cpu(),
         config=config,
@@ -495,6 +609,86 @@ def fit(
         history=history,
         extra_files=extra,
     )
+
+
+def _alert_figures(scores: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, float]:
+    """What the alert threshold stands for on validation: its precision, recall and alert rate."""
+    alerts = scores >= threshold
+    n_alerts = int(alerts.sum())
+    frauds = int((y == 1).sum())
+    caught = int((alerts & (y == 1)).sum())
+    return {
+        "threshold": round(float(threshold), 6),
+        "alert_rate": round(n_alerts / max(y.size, 1), 6),
+        "precision": round(caught / n_alerts, 4) if n_alerts else 0.0,
+        "recall": round(caught / frauds, 4) if frauds else 0.0,
+    }
+
+
+def _narrative_risk(
+    module: FraudClassifier,
+    tensors: _Tensors,
+    texts: Sequence[str],
+    distinct_logits: torch.Tensor | None,
+    narratives: Narratives,
+    device: torch.device,
+) -> np.ndarray:
+    """The text head's logit for every row, NaN where there is no narrative: stage 1's
+    `narrative_risk` feature (in the stream: the logit the narrative memory holds)."""
+    if distinct_logits is not None:
+        risk = distinct_logits.numpy().astype(np.float64)[narratives.index]
+    else:
+        logits = _text_logits(module, tensors, np.arange(len(texts)), device)
+        assert logits is not None
+        risk = logits.astype(np.float64)
+    empty = np.array([not t for t in texts])
+    risk[empty] = np.nan
+    return risk
+
+
+def _read_before(index: np.ndarray, train: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per validation row: whether its narrative was met before it (in training, or earlier in
+    validation): what a processor that has run for a while has read."""
+    seen = set(index[train].tolist())
+    out = np.zeros(valid.size, dtype=bool)
+    for j, i in enumerate(valid):
+        key = int(index[i])
+        out[j] = key in seen
+        seen.add(key)
+    return out
+
+
+def _teacher(
+    table: FeatureTable,
+    split: TrainSplit,
+    options: TrainOptions,
+    preset: Preset,
+    module: FraudClassifier,
+    n_neg: int,
+    per_epoch_neg: int,
+    pos_weight: float,
+    say: Callable[[str], None],
+) -> tuple[torch.Tensor | None, float]:
+    """The distillation teacher's soft targets per table row, and the loss weight."""
+    weight = options.distill
+    if weight is None:
+        # A metadata-only teacher pulls a narrative model away from the memo where only the memo
+        # tells (docs/model.md): on by default for towers trained from scratch only.
+        weight = 0.5 if module.has_text and preset.tokenizer != "minilm" else 0.0
+    if weight <= 0:
+        return None, 0.0
+    t0 = time.perf_counter()
+    oof = _out_of_fold_logits(table, split.train, split.validation, options)
+    # The network's logits carry the epoch's negative sampling and pos_weight as an offset;
+    # move the teacher's into the same frame so that the two losses agree on the base rate.
+    offset = math.log(max(n_neg, 1) / max(per_epoch_neg, 1)) + math.log(pos_weight)
+    full = np.zeros(len(table), dtype=np.float32)
+    full[split.train] = 1.0 / (1.0 + np.exp(-(oof + offset)))
+    say(
+        f"distillation: stage-1 out-of-fold teacher on {split.train.size:,} rows "
+        f"({options.distill_folds} folds, {time.perf_counter() - t0:.1f}s), weight {weight}"
+    )
+    return torch.from_numpy(full), weight
 
 
 def _out_of_fold_logits(
@@ -530,76 +724,122 @@ def fit_stage1(
     *,
     lm_share: float,
     log: Callable[[str], None],
-    alert_threshold: float = 0.5,
-) -> tuple[dict[str, bytes], dict[str, Any]]:
-    """The cascade's stage 1 (`fraudstream.model.gbdt`) and its uncertain band.
+    narrative_risk: np.ndarray | None = None,
+    read_before: np.ndarray | None = None,
+) -> tuple[dict[str, bytes], dict[str, Any], np.ndarray]:
+    """The cascade's stage 1 (`fraudstream.model.gbdt`), its calibration, and the policy
+    (`fraudstream/cascade.py`) that sends transactions to the language model.
 
-    The band `[low, high)` of stage-1 scores that is sent to the language model is chosen on
-    validation: among bands from stage-1 score quantiles that send at most `lm_share` of the
-    traffic, the one whose cascade (language model inside the band, stage 1 outside) has the
-    best average precision; ties go to less traffic. Returns the files for the model folder and
-    the validation figures for the card.
+    Stage 1 is fitted on the training rows, on the metadata and, for a model with a text head,
+    the narrative's own risk (`narrative_risk`: the text head's logit, which the stream's
+    narrative memory holds for every narrative read before; NaN without a narrative), and
+    calibrated (Platt) on validation, so that its score, served wherever it is final, means what
+    the language model's means. The policy is chosen on validation: among uncertain bands from
+    stage-1 score quantiles and narrative-risk thresholds from quantiles of the validation rows'
+    text logits, the one whose served scores have the best average precision while sending at
+    most `lm_share` of the traffic; ties go to less traffic. With a text head the language model
+    also reads every narrative not met before (`read_before` false): stage 1 never finalises an
+    unread memo. Returns the folder's files, the validation figures, and the served validation
+    scores.
     """
     import json
     import tempfile
 
+    from fraudstream.cascade import CascadePolicy
     from fraudstream.model.gbdt import GBDTModel, GBDTParams
-    from fraudstream.model.metrics import average_precision
 
     t0 = time.perf_counter()
     train, valid = split.train, split.validation
+    numeric, names = table.numeric, list(table.numeric_names)
+    if narrative_risk is not None:
+        numeric = np.column_stack([numeric, narrative_risk])
+        names.append(NARRATIVE_RISK)
     # No refit on train + validation: the band is chosen on validation, so stage 1 must not
     # have seen it (a refit model scores its own training rows there, and looks far better).
     gbdt = GBDTModel.fit(
-        table.numeric[train],
+        numeric[train],
         table.categorical[train],
         table.labels[train],
-        valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
-        numeric_names=table.numeric_names,
+        valid=(numeric[valid], table.categorical[valid], table.labels[valid]),
+        numeric_names=names,
         categorical_names=table.categorical_names,
         params=GBDTParams(refit=False),
     )
-    stage1 = gbdt.predict_proba(table.numeric[valid], table.categorical[valid])
+    raw = np.clip(gbdt.predict_proba(numeric[valid], table.categorical[valid]), 1e-7, 1 - 1e-7)
     y = table.labels[valid].astype(np.int64)
+    calibration = fit_calibration(np.log(raw / (1 - raw)), y, "platt")
+    stage1 = calibration.apply(np.log(raw / (1 - raw)))
+    text_logits = narrative_risk[valid] if narrative_risk is not None else None
+
+    reads = text_logits is not None and read_before is not None
+    has_text = ~np.isnan(text_logits) if text_logits is not None and reads else None
+    unread = (
+        (~read_before & has_text)
+        if reads and read_before is not None and has_text is not None
+        else None
+    )
+    thresholds: list[float | None] = [None]
+    if reads and text_logits is not None:
+        ranked = (
+            np.sort(text_logits[has_text])[::-1]
+            if has_text is not None and has_text.any()
+            else np.zeros(0)
+        )
+        for share in (0.002, 0.005, 0.01, 0.02, 0.05):
+            if ranked.size:
+                thresholds.append(float(ranked[min(ranked.size - 1, int(share * ranked.size))]))
     # Candidate cut points: stage-1 scores at fixed shares of the traffic, highest first.
     shares = [s for s in (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5) if s <= lm_share]
     order = np.sort(stage1)[::-1]
     cuts = sorted({float(order[min(len(order) - 1, int(s * len(order)))]) for s in shares})
-    best: tuple[float, float, float, float] | None = None  # (ap, -share, low, high)
-    for low in cuts:
-        for high in [c for c in cuts if c > low] + [math.inf]:
-            routed = (stage1 >= low) & (stage1 < high)
-            share = float(routed.mean())
-            if share > lm_share:
-                continue
-            ap = average_precision(y, np.where(routed, model_valid, stage1))
-            if best is None or (ap, -share) > best[:2]:
-                best = (ap, -share, low, high)
+    # (feasible, ap, -share) ranks candidates: within the share limit first (when none is, the
+    # one that sends the least), then the best AP, then the least traffic.
+    best: tuple[tuple[bool, float, float], float, float, float | None, np.ndarray] | None = None
+    for threshold in thresholds:
+        base = np.zeros(y.size, dtype=bool)
+        if unread is not None:
+            base |= unread
+        if threshold is not None and text_logits is not None and has_text is not None:
+            base |= has_text & (text_logits >= threshold)
+        for low in cuts:
+            for high in [c for c in cuts if c > low] + [math.inf]:
+                routed = base | ((stage1 >= low) & (stage1 < high))
+                share = float(routed.mean())
+                feasible = share <= lm_share
+                ap = (
+                    average_precision(y, np.where(routed, model_valid, stage1)) if feasible else 0.0
+                )
+                rank = (feasible, ap, -share)
+                if best is None or rank > best[0]:
+                    best = (rank, low, high, threshold, routed)
     assert best is not None
-    ap, neg_share, low, high = best
+    (_, ap, neg_share), low, high, threshold, routed = best
+    policy = CascadePolicy(band=(low, high), narrative_threshold=threshold, read_unread=reads)
+    served = np.where(routed, model_valid, stage1)
     figures = {
         "band": [low, None if math.isinf(high) else high],
+        "narrative_threshold": threshold,
+        "read_unread": reads,
         "validation_ap_cascade": ap_round(ap),
         "validation_ap_stage1": ap_round(average_precision(y, stage1)),
         "validation_ap_language_model": ap_round(average_precision(y, model_valid)),
         "validation_share_to_language_model": round(-neg_share, 4),
+        "validation_share_unread": round(float(unread.mean()), 4) if unread is not None else 0.0,
     }
-    routed = (stage1 >= low) & (stage1 < high)
-    figures["score_distribution"] = score_distribution(
-        np.where(routed, model_valid, stage1), alert_threshold
-    )
     log(
         f"stage 1: GBDT validation AP {figures['validation_ap_stage1']:.4f}; band [{low:.4g}, "
-        f"{high:.4g}) sends {-neg_share:.1%} to the language model, cascade AP {ap:.4f} "
+        f"{high:.4g})"
+        + (f", narrative logit >= {threshold:.3g}" if threshold is not None else "")
+        + (", unread narratives" if reads else "")
+        + f" send {-neg_share:.1%} to the language model, cascade AP {ap:.4f} "
         f"({time.perf_counter() - t0:.1f}s)"
     )
     with tempfile.TemporaryDirectory() as tmp:
         gbdt.save(tmp)
         files = {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir()) if p.is_file()}
-    # A high end of 1.0 + epsilon stands for "no upper end": probabilities never reach it.
-    band = {**figures, "band": [low, high if math.isfinite(high) else 1.000001]}
-    files["cascade.json"] = (json.dumps(band, indent=2, sort_keys=True) + "\n").encode()
-    return files, figures
+    doc = {**figures, **policy.to_json(), "stage1_calibration": calibration.to_json()}
+    files["cascade.json"] = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
+    return files, figures, served
 
 
 def ap_round(x: float) -> float:
@@ -649,14 +889,26 @@ def _model_config(preset: Preset, pre: Preprocessor, tokenizer: Tokenizer | None
         tokenizer=preset.tokenizer if tokenizer is not None else None,
         numeric_embedding_dim=preset.numeric_embedding_dim,
         text_dropout=preset.text_dropout,
+        text_head=tokenizer is not None,
+        text_normalisation=TEXT_NORMALISATION if tokenizer is not None else 0,
     )
 
 
-def _tensors(table: FeatureTable, pre: Preprocessor, tokenizer: Tokenizer | None) -> _Tensors:
+def _tensors(
+    table: FeatureTable,
+    pre: Preprocessor,
+    tokenizer: Tokenizer | None,
+    texts: Sequence[str],
+    *,
+    vectors: torch.Tensor | None = None,
+    narratives: Narratives | None = None,
+) -> _Tensors:
+    """Model inputs for every row: token ids for a tower trained in the loop (`tokenizer`), or
+    the precomputed vectors of the distinct narratives (`vectors`, `narratives`)."""
     ids = mask = None
     if tokenizer is not None:
         # Tokenised once for all epochs, padded to the longest; batches trim the padding.
-        ids_np, mask_np, _ = encode(tokenizer, table.narratives)
+        ids_np, mask_np, _ = encode(tokenizer, texts)
         ids, mask = torch.from_numpy(ids_np), torch.from_numpy(mask_np)
     return _Tensors(
         numeric=torch.from_numpy(pre.transform_numeric(table.numeric)),
@@ -665,6 +917,10 @@ def _tensors(table: FeatureTable, pre: Preprocessor, tokenizer: Tokenizer | None
         attention_mask=mask,
         labels=torch.from_numpy(np.clip(table.labels, 0, 1).astype(np.float32)),
         lengths=mask.sum(1).numpy() if mask is not None else None,
+        vectors=vectors,
+        vector_index=torch.from_numpy(narratives.index)
+        if vectors is not None and narratives
+        else None,
     )
 
 
@@ -718,9 +974,25 @@ def _logits(
     out: list[np.ndarray] = []
     with torch.inference_mode():
         for b in range(0, idx.size, batch):
-            ids, mask, num, cat, _ = tensors.batch(idx[b : b + batch], device)
-            assert num is not None and cat is not None
-            out.append(module(ids, mask, num, cat).float().cpu().numpy())
+            logits, _ = _forward(module, tensors.batch(idx[b : b + batch], device))
+            out.append(logits.float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
+
+
+def _text_logits(
+    module: FraudClassifier, tensors: _Tensors, idx: np.ndarray, device: torch.device
+) -> np.ndarray | None:
+    """The text head's logit per row (None without a text head)."""
+    if module.text_head is None:
+        return None
+    out: list[np.ndarray] = []
+    with torch.inference_mode():
+        for b in range(0, idx.size, 512):
+            _, vec = _forward(module, tensors.batch(idx[b : b + 512], device))
+            assert vec is not None
+            logit = module.text_logit(vec)
+            assert logit is not None
+            out.append(logit.float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
@@ -733,9 +1005,10 @@ def _mean_text_vector(
     total: torch.Tensor | None = None
     with torch.inference_mode():
         for b in range(0, idx.size, 512):
-            ids, mask, _, _, _ = tensors.batch(idx[b : b + 512], device)
-            vec = module.text_vector(ids, mask).float().sum(0)  # type: ignore[arg-type]
-            total = vec if total is None else total + vec
+            _, vec = _forward(module, tensors.batch(idx[b : b + 512], device))
+            assert vec is not None
+            part = vec.float().sum(0)
+            total = part if total is None else total + part
     assert total is not None
     return [round(float(v), 6) for v in (total / idx.size).cpu()]
 

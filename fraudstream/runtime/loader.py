@@ -7,8 +7,8 @@ stage 1 every transaction goes to the language model.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import math
 import os
 import threading
 from collections.abc import Sequence
@@ -18,17 +18,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
+from fraudstream.cascade import CascadePolicy, NarrativeMemory
 from fraudstream.config import ConfigError, Settings
 from fraudstream.features import FeatureRow, FeatureSpec
-from fraudstream.model.reasons import Reason, describe_categorical, describe_numeric
+from fraudstream.model.reasons import (
+    Reason,
+    describe_categorical,
+    describe_narrative,
+    describe_numeric,
+)
+from fraudstream.model.stage1 import CASCADE_FILE, NARRATIVE_RISK, Stage1Model, load_stage1
 
 if TYPE_CHECKING:
     from fraudstream.runtime.model_process import ModelProcess
 
 log = logging.getLogger(__name__)
-
-CASCADE_FILE = "cascade.json"
-
 
 def data_home() -> Path:
     base = os.environ.get("FRAUDSTREAM_HOME") or os.path.join(
@@ -41,7 +45,10 @@ def data_home() -> Path:
 # a default model left by an older version of the code is never loaded by a newer one (it would
 # compute features the model was not trained on: train/serve skew).
 _DEFAULT_RECIPE = (
-    "synth.py",
+    "synth/engine.py",
+    "synth/memos.py",
+    "text.py",
+    "cascade.py",
     "mapping.py",
     "mappings/native.yaml",
     "features/spec.py",
@@ -52,6 +59,9 @@ _DEFAULT_RECIPE = (
     "model/preprocess.py",
     "model/presets.py",
     "model/tokenizer.py",
+    "model/text_training.py",
+    "model/encoder.py",
+    "model/stage1.py",
     "model/gbdt.py",
     "model/calibration.py",
     "model/thresholds.py",
@@ -107,46 +117,66 @@ def ensure_default_model(*, echo: Any = None) -> Path:
 
 
 class Stage1:
-    """The cascade's first brick: LightGBM on the metadata and state features."""
+    """The cascade's first brick: LightGBM on the metadata and state features (and, for folders
+    trained with it, the risk of the narrative read before), calibrated."""
 
-    def __init__(self, folder: Path, usual: dict[str, float]) -> None:
-        from fraudstream.model.gbdt import GBDTModel
-
-        self.model = GBDTModel.load(folder)
+    def __init__(self, model: Stage1Model, usual: dict[str, float]) -> None:
+        self.model = model
         self.usual = usual
         """Training medians of the numeric features, for "(usual: ...)" in reasons."""
 
     @staticmethod
-    def _matrices(rows: Sequence[FeatureRow]) -> tuple[np.ndarray, np.ndarray]:
+    def _matrices(
+        rows: Sequence[FeatureRow],
+    ) -> tuple[np.ndarray, np.ndarray]:
         numeric = np.array([r.numeric for r in rows], dtype=np.float64)
         categorical = np.array([r.categorical for r in rows], dtype=object)
         return numeric, categorical
 
-    def score(self, rows: Sequence[FeatureRow]) -> np.ndarray:
+    @staticmethod
+    def _risk(narrative_risk: Sequence[float | None] | None) -> np.ndarray | None:
+        if narrative_risk is None:
+            return None
+        return np.array([np.nan if r is None else r for r in narrative_risk], dtype=np.float64)
+
+    def score(
+        self, rows: Sequence[FeatureRow], narrative_risk: Sequence[float | None] | None = None
+    ) -> np.ndarray:
         if not rows:
             return np.zeros(0)
-        return self.model.predict_proba(*self._matrices(rows))
+        numeric, categorical = self._matrices(rows)
+        return self.model.score(numeric, categorical, self._risk(narrative_risk))
 
-    def reasons(self, rows: Sequence[FeatureRow], top_k: int = 3) -> list[list[Reason]]:
+    def reasons(
+        self,
+        rows: Sequence[FeatureRow],
+        narrative_risk: Sequence[float | None] | None = None,
+        top_k: int = 3,
+    ) -> list[list[Reason]]:
         """Features with the largest upward SHAP contributions, in words, strongest first."""
         if not rows:
             return []
-        contrib = self.model.contributions(*self._matrices(rows))
-        names = self.model.feature_names
+        numeric, categorical = self._matrices(rows)
+        matrix = self.model.matrix(numeric, self._risk(narrative_risk))
+        contrib = self.model.gbdt.contributions(matrix, categorical)
+        names = self.model.gbdt.feature_names
         out: list[list[Reason]] = []
         for i, row in enumerate(rows):
-            numeric = row.named()
-            categorical = row.named_categorical()
+            values = row.named()
+            labels = row.named_categorical()
             reasons = []
             for j in np.argsort(-contrib[i])[:top_k]:
                 weight = float(contrib[i, j])
                 if weight <= 0:
                     break
                 name = names[j]
-                if name in numeric:
-                    text = describe_numeric(name, numeric[name], self.usual.get(name, 0.0))
+                if name == NARRATIVE_RISK:
+                    reasons.append(Reason("narrative", describe_narrative(row.narrative), weight))
+                    continue
+                if name in values:
+                    text = describe_numeric(name, values[name], self.usual.get(name, 0.0))
                 else:
-                    text = describe_categorical(name, categorical.get(name, ""), True)
+                    text = describe_categorical(name, labels.get(name, ""), True)
                 reasons.append(Reason(name, text, weight))
             out.append(reasons)
         return out
@@ -160,24 +190,42 @@ class ModelScoring:
         self,
         model: Any,
         stage1: Stage1 | None,
-        band: tuple[float, float] | None,
+        policy: CascadePolicy | None,
         *,
         remote: ModelProcess | None = None,
+        memory: int = 0,
     ) -> None:
         self.model = model
         self.stage1_model = stage1
-        self.band = band if stage1 is not None else None
+        self.policy = policy if stage1 is not None else None
         self.remote = remote
         self.version = model.version
         self.alert_threshold = float(model.threshold)
         self.block_threshold = float(model.bands.block)
+        # Rules 1 and 2 of the cascade need the text head's logits; a folder without one routes
+        # by the band alone, and nothing needs remembering.
+        reads = self.policy is not None and (
+            self.policy.reads_narratives
+            or (stage1 is not None and stage1.model.reads_narrative_risk)
+        )
+        self.memory = NarrativeMemory(memory) if reads and memory > 0 else None
 
-    def stage1(self, rows: Sequence[FeatureRow]) -> np.ndarray | None:
-        return None if self.stage1_model is None else self.stage1_model.score(rows)
+    @property
+    def band(self) -> tuple[float, float] | None:
+        return None if self.policy is None else self.policy.band
 
-    def stage1_reasons(self, rows: Sequence[FeatureRow]) -> list[list[Reason]]:
+    def stage1(
+        self, rows: Sequence[FeatureRow], narrative_risk: Sequence[float | None] | None = None
+    ) -> np.ndarray | None:
+        if self.stage1_model is None:
+            return None
+        return self.stage1_model.score(rows, narrative_risk)
+
+    def stage1_reasons(
+        self, rows: Sequence[FeatureRow], narrative_risk: Sequence[float | None] | None = None
+    ) -> list[list[Reason]]:
         assert self.stage1_model is not None
-        return self.stage1_model.reasons(rows)
+        return self.stage1_model.reasons(rows, narrative_risk)
 
     def tokenize(self, narratives: Sequence[str]) -> list[list[int]]:
         result: list[list[int]] = self.model.tokenize(narratives)
@@ -206,13 +254,28 @@ class ModelScoring:
 
     def predict_explain(
         self, prepared: Any, threshold: float
-    ) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+    ) -> tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None]:
         if self.remote is not None:
             return self.remote.predict_explain(prepared, threshold)
-        result: tuple[np.ndarray, dict[int, list[Reason]]] = self.model.predict_explain(
-            prepared, threshold
+        result: tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None] = (
+            self.model.predict_explain(prepared, threshold)
         )
         return result
+
+    def narrative_stats(self) -> dict[str, dict[str, float]]:
+        """The narrative memory's counters and the model's text-vector cache's (for /metrics
+        and the run summary)."""
+        out: dict[str, dict[str, float]] = {}
+        if self.memory is not None:
+            out["memory"] = self.memory.stats()
+        cache = (
+            self.remote.cache_stats()
+            if self.remote is not None
+            else (None if self.model.narrative_cache is None else self.model.narrative_cache.stats())
+        )
+        if cache:
+            out["vectors"] = cache
+        return out
 
     def close(self) -> None:
         """Stop the model process, if any (also done when this object is collected)."""
@@ -237,10 +300,14 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
 
     path = settings.model_path or ensure_default_model(echo=echo)
     threads = inference_threads(settings)
+    cache = settings.narrative_cache_size
     try:
-        # With a model process this copy only tokenises and describes the model: keep it on CPU.
+        # With a model process this copy only tokenises and describes the model: keep it on CPU,
+        # without a cache of text vectors (the child has it).
         device = "cpu" if settings.model_process else settings.device
-        model = load_model(path, device=device, threads=threads)
+        model = load_model(
+            path, device=device, threads=threads, narrative_cache=0 if settings.model_process else cache
+        )
     except ModelFolderError as exc:
         raise ConfigError(f"model_path: {exc}") from None
     remote = None
@@ -248,7 +315,9 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
         from fraudstream.runtime.model_process import ModelProcess, ModelProcessError
 
         try:
-            remote = ModelProcess(Path(path), device=settings.device, threads=threads)
+            remote = ModelProcess(
+                Path(path), device=settings.device, threads=threads, narrative_cache=cache
+            )
         except ModelProcessError as exc:
             raise ConfigError(
                 f"model_path: {exc}; fix: check the folder, or set FRAUDSTREAM_MODEL_PROCESS=false "
@@ -257,17 +326,16 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
     spec: FeatureSpec = model.spec
     _check_listed(Path(path))
     stage1 = None
-    band = settings.cascade_band
-    if (Path(path) / "gbdt.txt").is_file():
+    policy: CascadePolicy | None = None
+    folder = load_stage1(Path(path), text_head=model.module.text_head is not None)
+    if folder is not None:
         pre = model.preprocessor
         usual = dict(zip(spec.numeric_names, (float(x) for x in pre.raw_medians), strict=True))
-        stage1 = Stage1(Path(path), usual)
-        cascade = Path(path) / CASCADE_FILE
-        if band is None and cascade.is_file():
-            doc = orjson.loads(cascade.read_bytes())
-            low, high = doc["band"]  # null: open-ended on that side
-            band = (0.0 if low is None else float(low), math.inf if high is None else float(high))
+        stage1 = Stage1(folder, usual)
+        policy = folder.policy
+        if settings.cascade_band is not None:
+            policy = dataclasses.replace(policy, band=settings.cascade_band)
     log.info(
-        "model %s from %s (stage 1: %s, band %s)", model.version, path, stage1 is not None, band
+        "model %s from %s (stage 1: %s, cascade %s)", model.version, path, stage1 is not None, policy
     )
-    return ModelScoring(model, stage1, band, remote=remote), spec
+    return ModelScoring(model, stage1, policy, remote=remote, memory=cache), spec

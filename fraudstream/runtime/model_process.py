@@ -8,7 +8,8 @@ alone. In a child process the model has an interpreter of its own: the inference
 processor only sends the batch and waits on a pipe (no GIL held while it waits).
 
 What crosses the pipe is small and plain: the feature rows and token ids of a batch out, the
-probabilities (and reasons, for the rows that alert) back, in one round trip per batch. The child
+probabilities (and reasons, for the rows that alert, and the narratives' own risk) back, in one
+round trip per batch. The child keeps the narrative cache of text vectors. The child
 prepares the tensors itself, from the same model folder, checked against the same manifest.
 Requests are answered in order; one lock serialises callers (the processor has one inference
 thread per model).
@@ -52,12 +53,14 @@ class RemoteBatch:
         return len(self.rows)
 
 
-def _serve(conn: Connection, path: str, device: str, threads: int | None) -> None:
+def _serve(
+    conn: Connection, path: str, device: str, threads: int | None, narrative_cache: int
+) -> None:
     """The child's loop: load the model, then answer requests until the pipe closes."""
     try:
         from fraudstream.model.folder import load_model
 
-        model = load_model(path, device=device, threads=threads)
+        model = load_model(path, device=device, threads=threads, narrative_cache=narrative_cache)
     except BaseException as exc:  # the parent needs the reason, whatever it is
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -72,8 +75,15 @@ def _serve(conn: Connection, path: str, device: str, threads: int | None) -> Non
         try:
             if op == "score":  # arg: the alert threshold
                 prepared = model.prepare(batch.rows, batch.token_ids)
-                probs, reasons = model.predict_explain(prepared, float(arg))
-                result: Any = (np.asarray(probs, dtype=np.float64), reasons)
+                probs, reasons, logits = model.predict_explain(prepared, float(arg))
+                cache = model.narrative_cache
+                # the text-vector cache's counters ride along: no extra round trip for /metrics
+                result: Any = (
+                    np.asarray(probs, dtype=np.float64),
+                    reasons,
+                    logits,
+                    None if cache is None else cache.stats(),
+                )
             elif op == "predict":
                 prepared = model.prepare(batch.rows, batch.token_ids)
                 result = np.asarray(model.predict(prepared), dtype=np.float64)
@@ -95,12 +105,15 @@ def _serve(conn: Connection, path: str, device: str, threads: int | None) -> Non
 class ModelProcess:
     """A model folder loaded in a child process (spawned: no forked torch threads)."""
 
-    def __init__(self, path: Path, *, device: str, threads: int | None) -> None:
+    def __init__(
+        self, path: Path, *, device: str, threads: int | None, narrative_cache: int = 0
+    ) -> None:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
+        self._cache_stats: dict[str, float] | None = None
         self._proc = ctx.Process(
             target=_serve,
-            args=(child, str(path), device, threads),
+            args=(child, str(path), device, threads, narrative_cache),
             name="fraudstream-model",
             daemon=True,  # never outlives the processor
         )
@@ -145,11 +158,16 @@ class ModelProcess:
 
     def predict_explain(
         self, batch: RemoteBatch, threshold: float
-    ) -> tuple[np.ndarray, dict[int, Any]]:
+    ) -> tuple[np.ndarray, dict[int, Any], np.ndarray | None]:
         if len(batch) == 0:
-            return np.zeros(0, dtype=np.float64), {}
-        result: tuple[np.ndarray, dict[int, Any]] = self._call("score", batch, threshold)
-        return result
+            return np.zeros(0, dtype=np.float64), {}, None
+        probs, reasons, logits, stats = self._call("score", batch, threshold)
+        self._cache_stats = stats
+        return probs, reasons, logits
+
+    def cache_stats(self) -> dict[str, float] | None:
+        """The child's text-vector cache counters, as of its last scored batch."""
+        return self._cache_stats
 
     def close(self) -> None:
         self._finalizer()

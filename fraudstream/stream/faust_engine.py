@@ -59,7 +59,7 @@ from fraudstream.pipeline import (
     band_of,
     score_record,
 )
-from fraudstream.runtime.scoring import Reason, Scoring, route
+from fraudstream.runtime.scoring import Reason, Scoring, decide, remember
 from fraudstream.stream.clients import resolve_bootstrap
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,10 @@ class FaustScorer:
             work.tokens = len(tokens)
         t0 = time.monotonic()
         prepared = scoring.prepare([w.row for w in works], ids)
-        probs, reasons = scoring.predict_explain(prepared, self.alert_threshold)
+        probs, reasons, logits = scoring.predict_explain(prepared, self.alert_threshold)
+        texts = [w.text for w in works]
+        if all(t is not None for t in texts):
+            remember(scoring, [t for t in texts if t is not None], logits)
         return probs, reasons, t0
 
     async def score(self, records: Sequence[InputRecord]) -> list[Output]:
@@ -137,13 +140,17 @@ class FaustScorer:
         if not works:
             return outputs
         rows = [w.row for w in works]
-        stage1 = self.scoring.stage1(rows)
-        to_lm = route(stage1, self.scoring.band, len(works))
+        routed = decide(self.scoring, rows)
+        stage1, to_lm = routed.stage1, routed.to_lm
+        if routed.texts is not None:
+            for work, text in zip(works, routed.texts, strict=True):
+                work.text = text
         final = [i for i in range(len(works)) if not to_lm[i]]
         if final:
             assert stage1 is not None
             alerts = [i for i in final if stage1[i] >= self.alert_threshold]
-            reasons = self.scoring.stage1_reasons([rows[i] for i in alerts]) if alerts else []
+            risks = None if routed.risks is None else [routed.risks[i] for i in alerts]
+            reasons = self.scoring.stage1_reasons([rows[i] for i in alerts], risks) if alerts else []
             by_index = dict(zip(alerts, reasons, strict=True))
             for i in final:
                 works[i].stage1 = float(stage1[i])

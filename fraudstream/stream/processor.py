@@ -93,7 +93,7 @@ from fraudstream.pipeline import (
 )
 from fraudstream.runtime.gc_policy import GcStats, GcWatch
 from fraudstream.runtime.runner import InferenceRunner
-from fraudstream.runtime.scoring import Reason, Scoring, route
+from fraudstream.runtime.scoring import Reason, Scoring, decide, remember
 from fraudstream.stream import shadow as shadow_slots
 from fraudstream.stream.clients import check_connection, make_consumer, make_producer
 from fraudstream.stream.label_feed import LabelFeed
@@ -110,6 +110,10 @@ for ~150-250 us per record on a loaded two-core machine: 256 held it for 40-60 m
 model results and acknowledgements waited that long. Stage 1 costs ~70 us per call + ~13 us per
 row, so chunks of 64 lose little to per-call overhead (measured at 2,000 tx/s, same broker, twice
 each: p50 21 ms / p99 110-121 ms against 27 ms / 122 ms with 256)."""
+
+
+_BatchResult = tuple[np.ndarray, dict[int, list[Reason]], np.ndarray]
+"""Scores, reasons of the alerting rows, narrative risk per row (NaN: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +257,7 @@ class Processor:
             model=self.latency_model,
             margin=settings.latency_margin_ms / 1000.0,
         )
-        self.runner: InferenceRunner[list[Work], Any, tuple[np.ndarray, dict[int, list[Reason]]]]
+        self.runner: InferenceRunner[list[Work], Any, _BatchResult]
         self.runner = InferenceRunner(self._prepare, self._infer, name="fraudstream")
         self.states: dict[int, FeatureState] = {}
         self._tokenizer_pool = ThreadPoolExecutor(1, thread_name_prefix="fraudstream-tokenize")
@@ -469,20 +473,30 @@ class Processor:
         if self.shadow is not None:
             self._submit_shadow(works)
         rows = [w.row for w in works]
-        stage1 = scoring.stage1(rows)
-        to_lm = route(stage1, scoring.band, len(works))
+        routed = decide(scoring, rows)
+        stage1, to_lm = routed.stage1, routed.to_lm
         final: list[int] = []
         for i, work in enumerate(works):
             work.scoring = scoring
             if stage1 is not None:
                 work.stage1 = float(stage1[i])
+            if routed.texts is not None and routed.risks is not None:
+                work.text = routed.texts[i]
+                work.narrative_risk = routed.risks[i]
             if not to_lm[i]:
                 final.append(i)
         if final:
             assert stage1 is not None
             threshold = self._threshold(scoring)
             alerts = [i for i in final if stage1[i] >= threshold]
-            reasons = scoring.stage1_reasons([rows[i] for i in alerts]) if alerts else []
+            reasons = (
+                scoring.stage1_reasons(
+                    [rows[i] for i in alerts],
+                    None if routed.risks is None else [routed.risks[i] for i in alerts],
+                )
+                if alerts
+                else []
+            )
             by_index = dict(zip(alerts, reasons, strict=True))
             for i in final:
                 works[i].timings.update(queue=0.0, inference=0.0)
@@ -498,9 +512,10 @@ class Processor:
                 work.token_ids = ids
                 work.tokens = len(ids)
                 work.timings["queue"] = now  # start of queue wait, turned into a duration later
-                self.scheduler.add(
-                    Item(payload=work, deadline=work.deadline, tokens=max(1, len(ids)))
-                )
+                # A narrative read before costs a lookup in the model's cache of text vectors:
+                # the scheduler's token budget counts the tokens a forward pass will pay for.
+                cost = 1 if work.narrative_risk is not None else max(1, len(ids))
+                self.scheduler.add(Item(payload=work, deadline=work.deadline, tokens=cost))
             self._wake.set()
 
     # ------------------------------------------------------------------------------ dispatch
@@ -527,13 +542,13 @@ class Processor:
         dispatched = time.monotonic()
         estimate = self.latency_model.estimate(len(works), decision.padded_len)
         try:
-            (probs, reasons), times = await self.runner.run(works, estimate)
+            (probs, reasons, risks), times = await self.runner.run(works, estimate)
         except Exception as exc:  # a failing model must not stop the stream
             log.exception("inference failed for a batch of %d; splitting it", len(works))
             await self._split_retry(works, decision.padded_len, dispatched, exc)
             return
         self.scheduler.complete(decision, times.infer_s)
-        self._emit_batch(works, probs, reasons, times, decision.padded_len, dispatched)
+        self._emit_batch(works, probs, reasons, risks, times, decision.padded_len, dispatched)
 
     async def _split_retry(
         self, works: list[Work], padded_len: int, dispatched: float, exc: BaseException
@@ -550,23 +565,29 @@ class Processor:
             await self.runner.acquire_slot()
             estimate = self.latency_model.estimate(len(half), padded_len)
             try:
-                (probs, reasons), times = await self.runner.run(half, estimate)
+                (probs, reasons, risks), times = await self.runner.run(half, estimate)
             except Exception as error:
                 log.warning("inference failed again for %d records: %s", len(half), error)
                 await self._split_retry(half, padded_len, dispatched, error)
                 continue
-            self._emit_batch(half, probs, reasons, times, padded_len, dispatched)
+            self._emit_batch(half, probs, reasons, risks, times, padded_len, dispatched)
 
     def _emit_batch(
         self,
         works: list[Work],
         probs: np.ndarray,
         reasons: dict[int, list[Reason]],
+        risks: np.ndarray,
         times: Any,
         padded_len: int,
         dispatched: float,
     ) -> None:
         self.counters.batches += 1
+        # The narratives are read: later payments that carry one get its risk from the memory
+        # (on the event loop, the memory's only user).
+        for i, work in enumerate(works):
+            if work.text is not None and not np.isnan(risks[i]):
+                remember(work.scoring or self.scoring, [work.text], risks[i : i + 1])
         fill = padded_len and sum(w.tokens for w in works) / (len(works) * padded_len)
         if self.observer is not None:
             self.observer.on_batch(len(works), len(works) * padded_len, float(fill))
@@ -943,17 +964,22 @@ class Processor:
             for scoring, index in groups.values()
         ]
 
-    def _infer(self, prepared: Any) -> tuple[np.ndarray, dict[int, list[Reason]]]:
+    def _infer(self, prepared: Any) -> _BatchResult:
+        """Scores, reasons of the alerting rows, and the narratives' own risk (NaN where the
+        model has no text head), for one batch (inference thread)."""
         n, groups = prepared
         probs = np.zeros(n, dtype=np.float64)
+        risks = np.full(n, np.nan)
         by_index: dict[int, list[Reason]] = {}
         for scoring, index, batch in groups:
-            p, reasons = scoring.predict_explain(batch, self._threshold(scoring))
+            p, reasons, logits = scoring.predict_explain(batch, self._threshold(scoring))
             for j, x in enumerate(p):
                 probs[index[j]] = x
             for j, r in reasons.items():
                 by_index[index[j]] = r
-        return probs, by_index
+            if logits is not None:
+                risks[index] = logits
+        return probs, by_index, risks
 
     # ------------------------------------------------------------------------------ hot swap
 

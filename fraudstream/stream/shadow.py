@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 With `shadow_model_path` set, every fetch chunk that the champion routes is also handed, whole, to
-the challenger in its own thread: the challenger runs its own cascade (its stage 1,
-its band, its language model in batches of at most `max_batch_size`) on the same feature rows,
+the challenger in its own thread: the challenger runs its own cascade (its stage 1, its policy
+and narrative memory, its language model in batches of at most `max_batch_size`) on the same
+feature rows,
 and its scores go to the shadow topic as ordinary risk-score records naming its version. The
 champion's scores, alerts and latency path do not wait for it.
 
@@ -24,7 +25,7 @@ from typing import Final
 import numpy as np
 
 from fraudstream.features import FeatureRow
-from fraudstream.runtime.scoring import Scoring, route
+from fraudstream.runtime.scoring import Scoring, decide, remember
 
 WAITING: Final = "waiting"
 """The challenger has not finished; the champion has not declared its outputs yet."""
@@ -39,8 +40,8 @@ def challenger_scores(
 ) -> tuple[np.ndarray, list[str]]:
     """The challenger's full cascade on `rows`: (scores, stage per row). Runs in a thread."""
     n = len(rows)
-    s1 = scoring.stage1(rows)
-    to_lm = route(s1, scoring.band, n)
+    routed = decide(scoring, rows)
+    s1, to_lm = routed.stage1, routed.to_lm
     scores = np.zeros(n, dtype=np.float64) if s1 is None else np.asarray(s1, dtype=np.float64)
     stages = ["stage1"] * n
     index = np.flatnonzero(to_lm)
@@ -48,7 +49,9 @@ def challenger_scores(
         part = index[start : start + max_batch]
         sub = [rows[i] for i in part]
         ids = scoring.tokenize([r.narrative for r in sub])
-        probs = scoring.predict(scoring.prepare(sub, ids))
+        probs, _, logits = scoring.predict_explain(scoring.prepare(sub, ids), 2.0)
+        if routed.texts is not None:
+            remember(scoring, [routed.texts[i] for i in part], logits)
         for j, i in enumerate(part):
             scores[i] = float(probs[j])
             stages[i] = "language_model"

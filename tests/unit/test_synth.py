@@ -20,11 +20,13 @@ from fraudstream.synth import (
     BENIGN_TYPOLOGIES,
     FRAUD_TYPOLOGIES,
     SCAM_TEMPLATES,
+    MemoWriter,
     SynthConfig,
     generate,
     scam_paraphrase_count,
     to_json_line,
 )
+from fraudstream.synth import memos
 from fraudstream.synth_cli import generate as generate_command
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "transaction.schema.json"
@@ -110,10 +112,70 @@ def test_transaction_ids_are_unique(rich_sample):
 def test_the_label_lives_in_metadata(rich_sample):
     for record in rich_sample:
         meta = record["metadata"]
-        assert set(meta) == {"is_fraud", "typology"}
+        assert {"is_fraud", "typology"} <= set(meta) <= {"is_fraud", "typology", "memo_family"}
         assert meta["is_fraud"] in (0, 1)
         expected = FRAUD_TYPOLOGIES if meta["is_fraud"] else BENIGN_TYPOLOGIES
         assert meta["typology"] in expected
+        if "memo_family" in meta:
+            # a scam story is a fraud wherever it is told; a benign one never is
+            assert memos.by_id(meta["memo_family"]).label == meta["is_fraud"]
+
+
+def test_the_memo_catalogue_is_clean():
+    """No duplicate family or template, no held-out template sharing three words in a row with
+    a training one, every story held out and trained on in English."""
+    assert memos.check() == []
+    assert len(memos.families(label=1, split="heldout")) >= 15
+    assert len(memos.families(label=0, split="heldout")) >= 15
+
+
+def test_training_data_never_holds_heldout_wording(rich_sample):
+    used = [r["metadata"]["memo_family"] for r in rich_sample if "memo_family" in r["metadata"]]
+    assert len({f for f in used if f.startswith("scam.")}) >= 20
+    assert all(memos.by_id(f).split == "train" for f in used)
+    heldout_names = [v.lower() for v in memos.HELDOUT_SLOTS["platform2"]]
+    assert not any(name in r["narrative"].lower() for r in rich_sample for name in heldout_names)
+
+
+def test_heldout_data_holds_heldout_wording_only():
+    records = list(
+        generate(20_000, SynthConfig(seed=5, fraud_rate=0.12, accounts=800, memo_split="heldout"))
+    )
+    used = {r["metadata"]["memo_family"] for r in records if "memo_family" in r["metadata"]}
+    assert len({f for f in used if f.startswith("scam.")}) >= 10
+    assert all(memos.by_id(f).split == "heldout" for f in used)
+
+
+def test_quiet_scams_look_like_the_account_s_own_payments(rich_sample):
+    """Only the memo tells: the account's own device, its own country, an ordinary amount."""
+    devices: dict[str, set[str]] = {}
+    amounts: list[float] = []
+    for r in rich_sample:
+        if r["metadata"]["typology"] == "ordinary" and "device" in r:
+            devices.setdefault(r["account_id"], set()).add(r["device"]["id"])
+        if r["metadata"]["typology"] == "ordinary" and r["channel"] == "transfer":
+            amounts.append(r["amount"])
+    quiet = [r for r in rich_sample if r["metadata"]["typology"] == "quiet_scam"]
+    assert len(quiet) > 100
+    assert all(memos.by_id(r["metadata"]["memo_family"]).scam for r in quiet)
+    assert all(r["device"]["ip_country"] == r["account_id"][:2] for r in quiet)  # IBAN: home
+    own = [r["device"]["id"] in devices.get(r["account_id"], set()) for r in quiet]
+    assert sum(own) > 0.9 * len(own)
+    known = [not r["counterparty"]["new_beneficiary"] for r in quiet]
+    assert 0.2 < sum(known) / len(known) < 0.7  # some to a payee paid before
+    ordinary_median = sorted(amounts)[len(amounts) // 2]
+    quiet_median = sorted(r["amount"] for r in quiet)[len(quiet) // 2]
+    assert 0.5 < quiet_median / ordinary_median < 3
+
+
+def test_the_memo_writer_fills_templates_like_the_generator():
+    writer = MemoWriter(7)
+    texts = [writer.memo(1, "GB", "heldout") for _ in range(200)]
+    assert all(f.scam and f.split == "heldout" for _, f in texts)
+    assert all("{" not in t and "}" not in t for t, _ in texts)
+    assert len({t for t, _ in texts}) > 100
+    again = MemoWriter(7)
+    assert [t for t, _ in texts] == [again.memo(1, "GB", "heldout")[0] for _ in range(200)]
 
 
 @pytest.mark.slow

@@ -50,6 +50,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from fraudstream.synth import memos
+from fraudstream.synth.memos import MemoSplit
+
 __all__ = [
     "BENIGN_TYPOLOGIES",
     "DEFAULT_FRAUD_MIX",
@@ -65,6 +68,7 @@ FRAUD_TYPOLOGIES: tuple[str, ...] = (
     "card_testing",
     "account_takeover",
     "scam",
+    "quiet_scam",
     "mule",
     "compromised_merchant",
 )
@@ -78,15 +82,19 @@ BENIGN_TYPOLOGIES: tuple[str, ...] = (
     "benign_new_device",
     "benign_travel",
     "benign_burst",
+    "benign_alarming",
 )
 
 # Share of the fraudulent *records* that each typology should produce.
+# `quiet_scam` is the authorised push payment whose metadata is that of the account's own
+# ordinary payments: only its memo tells (what the language model is for).
 DEFAULT_FRAUD_MIX: tuple[tuple[str, float], ...] = (
-    ("card_testing", 0.28),
-    ("account_takeover", 0.16),
-    ("scam", 0.26),
-    ("mule", 0.18),
-    ("compromised_merchant", 0.12),
+    ("card_testing", 0.24),
+    ("account_takeover", 0.14),
+    ("scam", 0.20),
+    ("quiet_scam", 0.16),
+    ("mule", 0.16),
+    ("compromised_merchant", 0.10),
 )
 
 
@@ -103,6 +111,9 @@ class SynthConfig:
     tx_per_account_day: float = 2.5
     """Mean organic records per account per day (calendar items and fraud come on top)."""
     fraud_mix: tuple[tuple[str, float], ...] = DEFAULT_FRAUD_MIX
+    memo_split: MemoSplit = "train"
+    """Which memo families (`synth/memos.py`) write the memos: `train` (the default: what models
+    are trained on), `heldout` (wording no training file has, for evaluation) or `all`."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.fraud_rate <= 0.5:
@@ -122,6 +133,8 @@ class SynthConfig:
             raise ValueError(f"fraud_mix names must be distinct and among {FRAUD_TYPOLOGIES}")
         if any(w < 0 for _, w in self.fraud_mix) or sum(w for _, w in self.fraud_mix) <= 0:
             raise ValueError("fraud_mix weights must be non-negative with a positive sum")
+        if self.memo_split not in ("train", "heldout", "all"):
+            raise ValueError("memo_split must be 'train', 'heldout' or 'all'")
 
 
 def generate(count: int, config: SynthConfig | None = None) -> Iterator[dict[str, Any]]:
@@ -634,6 +647,7 @@ _COACHED = ("family", "holiday", "gift", "car", "loan to friend", "savings", "ho
 # fmt: on
 
 _SLOT_RE = re.compile(r"\{(\w+)\}")
+_ANY_SLOT_RE = re.compile(r"\{([^{}]+)\}")  # also inline alternatives, {a|b}, innermost first
 
 
 def scam_paraphrase_count() -> tuple[int, int]:
@@ -860,44 +874,19 @@ class _Simulator:
 
     def _fill(self, template: str, country: str = "GB") -> str:
         """Fill the slots of a template (names from `country`)."""
-        if "{" not in template:
-            return template
+        return fill_template(self.rng, template, country)
+
+    def _memo(self, story: str, label: int, country: str) -> tuple[str, str]:
+        """A memo of `story` from a family of the configured split: (text, family id). Account
+        holders outside English-speaking countries write in their own language half the time."""
         rng = self.rng
-
-        def slot(m: re.Match[str]) -> str:
-            key = m.group(1)
-            if key[0] == "n" and key[1:].isdigit():
-                k = int(key[1:])
-                return str(rng.randrange(10 ** (k - 1), 10**k))
-            if key == "city":
-                return rng.choice(_COUNTRIES.get(country, _COUNTRIES["GB"])[3])
-            if key == "first":
-                return rng.choice(_FIRST.get(country, _FIRST["GB"])).title()
-            if key == "last":
-                return rng.choice(_LAST.get(country, _LAST["GB"])).title()
-            if key == "month":
-                return rng.choice(_MONTHS)
-            if key == "mon":
-                return rng.choice(_MON3)
-            if key == "year":
-                return str(rng.choice((2022, 2023, 2024)))
-            if key == "yy":
-                return str(rng.choice((23, 24)))
-            if key == "street":
-                return rng.choice(_STREETS)
-            if key == "word":
-                return rng.choice(_WORDS)
-            if key == "cc":
-                return country if country != "GB" else "UK"
-            if key == "L2":
-                return chr(65 + rng.randrange(26)) + chr(65 + rng.randrange(26))
-            if key in _SCAM_SLOTS:
-                local = _SCAM_SLOTS_LOCAL.get(key, {}).get(country)
-                pool = local if local is not None and rng.random() < 0.7 else _SCAM_SLOTS[key]
-                return self._fill(rng.choice(pool), country)
-            return key
-
-        return _SLOT_RE.sub(slot, template)
+        lang = memos.COUNTRY_LANGUAGE.get(country, "en")
+        if lang != "en" and rng.random() < 0.5:
+            lang = "en"
+        pool = memos.for_story(story, lang, self.cfg.memo_split, label)
+        family = pool[int(rng.random() * len(pool))]
+        template = family.templates[int(rng.random() * len(family.templates))]
+        return _case(rng, self._fill(template, country)), family.id
 
     def _iban(self, country: str, bank: str | None = None) -> str:
         """An IBAN-shaped account number (no valid check digits; nothing here checks them)."""
@@ -1148,6 +1137,7 @@ class _Simulator:
         card: str | None = None,
         counterparty: dict[str, Any] | None = None,
         device: dict[str, str] | None = None,
+        family: str | None = None,
     ) -> None:
         rec: dict[str, Any] = {"transaction_id": "", "account_id": account}  # id set on the way out
         if card is not None:
@@ -1163,6 +1153,8 @@ class _Simulator:
         if device is not None:
             rec["device"] = device
         rec["metadata"] = {"is_fraud": fraud, "typology": typology}
+        if family is not None:
+            rec["metadata"]["memo_family"] = family
         self.out.append(rec)
 
     def _amount(self, cat: int, level: float, fx: float) -> float:
@@ -1217,6 +1209,7 @@ class _Simulator:
         typology: str,
         device: dict[str, str] | None,
         mcc: str = "4829",
+        family: str | None = None,
     ) -> None:
         new = payee.account not in p.known
         if new:
@@ -1241,6 +1234,7 @@ class _Simulator:
                 "new_beneficiary": new,
             },
             device=device,
+            family=family,
         )
 
     def _payee_abroad(self, country: str, company: bool) -> _Payee:
@@ -1523,8 +1517,15 @@ class _Simulator:
         payee = rng.choice(p.payees)
         kind = payee.kind
         typ = "benign_travel" if typ == "benign_travel" else "ordinary"
+        family = None
         if kind == "self":
-            memo = rng.choice(_SAVINGS_BENIGN) if rng.random() < 0.5 else rng.choice(_BLAND)
+            r = rng.random()
+            if r < 0.35:
+                memo, family = self._memo("savings", 0, p.country)
+                if family in _ALARMING:
+                    typ = "benign_alarming"
+            else:
+                memo = rng.choice(_SAVINGS_BENIGN) if r < 0.65 else rng.choice(_BLAND)
             amount = _money(rng, math.exp(rng.gauss(math.log(150.0), 0.9)) * p.level * p.fx, 0.2)
         elif kind == "exchange":
             memo = self._fill(rng.choice(_CRYPTO_BENIGN), p.country)
@@ -1537,10 +1538,17 @@ class _Simulator:
                 typ = "benign_urgent"
         else:
             r = rng.random()
-            if r < 0.07:
+            if r < 0.25:
+                story = rng.weighted(_BENIGN_STORIES, _BENIGN_WEIGHTS)
+                memo, family = self._memo(story, 0, p.country)
+                if story == "urgent":
+                    typ = "benign_urgent"
+                elif family in _ALARMING:
+                    typ = "benign_alarming"
+            elif r < 0.30:
                 memo = self._fill(rng.choice(_URGENT_BENIGN), p.country)
                 typ = "benign_urgent"
-            elif r < 0.62:
+            elif r < 0.70:
                 local = _LOCAL_FAMILY.get(p.country)
                 pool = local if local is not None and rng.random() < 0.5 else _FAMILY
                 memo = self._fill(rng.choice(pool), p.country)
@@ -1550,7 +1558,9 @@ class _Simulator:
         device = self._device(p, t)
         if p.new_device and device["id"] == p.new_device:
             typ = "benign_new_device"
-        self._transfer(t, p, payee, max(amount, 1.0), _case(rng, memo), 0, typ, device)
+        if family is None:
+            memo = _case(rng, memo)
+        self._transfer(t, p, payee, max(amount, 1.0), memo, 0, typ, device, family=family)
 
     def _organic_wallet(self, t: float, p: _Persona, typ: str) -> None:
         rng = self.rng
@@ -1617,17 +1627,22 @@ class _Simulator:
                 pool, median = _BIG_PAYEE_BENIGN, 2500.0
             else:
                 pool, median = _NEW_PAYEE_BENIGN, 500.0
-            memo = self._fill(rng.choice(pool), country)
+            family = None
+            if not abroad and pool is _NEW_PAYEE_BENIGN and rng.random() < 0.3:
+                memo, family = self._memo("purchase", 0, p.country)
+            else:
+                memo = _case(rng, self._fill(rng.choice(pool), country))
             amount = _money(rng, math.exp(rng.gauss(math.log(median), 0.8)) * p.level * p.fx, 0.25)
             self._transfer(
                 t,
                 p,
                 payee,
                 max(amount, 5.0),
-                _case(rng, memo),
+                memo,
                 0,
                 "benign_new_payee",
                 self._device(p, t),
+                family=family,
             )
         elif r < 0.90:  # tax office, council, investments, savings: official-sounding and legit
             device = self._device(p, t)
@@ -1917,15 +1932,44 @@ class _Simulator:
             gap = (_DAY, 8 * _DAY)
         for _ in range(n):
             yield t
+            family = None
             if coached and rng.random() < 0.9:
-                memo = self._fill(rng.choice(_COACHED), v.country)
+                memo = _case(rng, self._fill(rng.choice(_COACHED), v.country))
             else:
-                memo = self._fill(rng.choice(SCAM_TEMPLATES[kind]), v.country)
+                memo, family = self._memo(kind, 1, v.country)
             amount = _money(rng, math.exp(rng.gauss(math.log(median), 0.7)) * v.level * v.fx, 0.2)
-            self._transfer(t, v, payee, amount, _case(rng, memo), 1, "scam", self._device(v, t))
+            self._transfer(t, v, payee, amount, memo, 1, "scam", self._device(v, t), family=family)
             t = t + rng.uniform(*gap)
             if gap[0] >= _DAY:
                 t = self._at_hours(t, 7, 22)
+
+    def _ep_quiet_scam(self, t: float) -> _Episode:
+        """An authorised push payment that looks like the account's own: its usual device and
+        country, an amount in its usual range, by day, to a domestic personal account (one it has
+        paid before in one case in three, and a repeat payment to the same payee is known by then).
+        Only the memo tells."""
+        rng = self.rng
+        v = self._victim()
+        story = rng.weighted(_QUIET_STORIES, _QUIET_WEIGHTS)
+        if rng.random() < 0.35 and any(q.kind == "friend" for q in v.payees):
+            payee = rng.choice([q for q in v.payees if q.kind == "friend"])
+        elif story == "invoice_redirect":
+            name = f"{rng.choice(_WORDS)} {rng.choice(_EMPLOYER_KIND)} {_COMPANY_SUFFIX.get(v.country, 'LTD')}"
+            payee = _Payee(name, self._iban(v.country), v.country, "fraud")
+        else:
+            payee = _Payee(
+                " ".join(self._person_name(v.country)), self._iban(v.country), v.country, "fraud"
+            )
+        t = self._at_hours(t + rng.expovariate(1 / 3600.0), 8, 21)
+        for _ in range(rng.choice((1, 1, 1, 2, 3))):
+            yield t
+            memo, family = self._memo(story, 1, v.country)
+            amount = _money(rng, math.exp(rng.gauss(math.log(60.0), 0.9)) * v.level * v.fx, 0.45)
+            device = {"id": v.devices[0], "ip_country": v.country}
+            self._transfer(
+                t, v, payee, max(amount, 1.0), memo, 1, "quiet_scam", device, family=family
+            )
+            t = self._at_hours(t + rng.uniform(0.5, 5) * _DAY, 8, 21)
 
     def _ep_mule(self, t: float) -> _Episode:
         """Money in from many accounts, then out again within hours to new beneficiaries."""
@@ -2039,11 +2083,27 @@ class _Simulator:
             )
 
 
+# the benign stories of memos to friends and family (savings go to the account's own payee)
+_BENIGN_STORIES = (
+    "social", "household", "purchase", "family_support", "urgent", "work_jokes", "crypto_hobby",
+    "tax_real", "refund_real", "investing",
+)  # fmt: skip
+_BENIGN_WEIGHTS = (0.28, 0.17, 0.11, 0.1, 0.08, 0.06, 0.06, 0.05, 0.05, 0.04)
+_ALARMING = frozenset(f.id for f in memos.BENIGN_FAMILIES if f.alarming)
+
+# the stories of quiet scams, and how often each is told
+_QUIET_STORIES = (
+    "safe_account", "tax", "investment", "family_impersonation", "romance", "advance_fee",
+    "invoice_redirect", "refund",
+)  # fmt: skip
+_QUIET_WEIGHTS = (0.18, 0.12, 0.16, 0.16, 0.1, 0.1, 0.1, 0.08)
+
 # mean records per episode (used to calibrate the fraud rate)
 _EPISODE_MEAN: tuple[tuple[str, float], ...] = (
     ("card_testing", 12.0 + 0.35),
     ("account_takeover", 0.4 + 1.8),
     ("scam", 1.8),
+    ("quiet_scam", 1.6),
     ("mule", 6.0 + 3.5),
     ("compromised_merchant", 10.0 + 5.5),  # planned + ordinary payments caught in the window
 )
@@ -2051,9 +2111,87 @@ _EPISODES: dict[str, Callable[[_Simulator, float], _Episode]] = {
     "card_testing": _Simulator._ep_card_testing,
     "account_takeover": _Simulator._ep_account_takeover,
     "scam": _Simulator._ep_scam,
+    "quiet_scam": _Simulator._ep_quiet_scam,
     "mule": _Simulator._ep_mule,
     "compromised_merchant": _Simulator._ep_compromised_merchant,
 }
+
+
+def fill_template(rng: _Rng, template: str, country: str = "GB") -> str:
+    """Fill the slots of a template (names from `country`) with `rng`'s numbers."""
+    if "{" not in template:
+        return template
+
+    def slot(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key[0] == "n" and key[1:].isdigit():
+            k = int(key[1:])
+            return str(rng.randrange(10 ** (k - 1), 10**k))
+        if key == "city":
+            return rng.choice(_COUNTRIES.get(country, _COUNTRIES["GB"])[3])
+        if key == "first":
+            return rng.choice(_FIRST.get(country, _FIRST["GB"])).title()
+        if key == "last":
+            return rng.choice(_LAST.get(country, _LAST["GB"])).title()
+        if key == "month":
+            return rng.choice(_MONTHS)
+        if key == "mon":
+            return rng.choice(_MON3)
+        if key == "year":
+            return str(rng.choice((2022, 2023, 2024)))
+        if key == "yy":
+            return str(rng.choice((23, 24)))
+        if key == "street":
+            return rng.choice(_STREETS)
+        if key == "word":
+            return rng.choice(_WORDS)
+        if key == "cc":
+            return country if country != "GB" else "UK"
+        if key == "L2":
+            return chr(65 + rng.randrange(26)) + chr(65 + rng.randrange(26))
+        if key in _SCAM_SLOTS:
+            local = _SCAM_SLOTS_LOCAL.get(key, {}).get(country)
+            pool = local if local is not None and rng.random() < 0.7 else _SCAM_SLOTS[key]
+            return fill_template(rng, rng.choice(pool), country)
+        if "|" in key:
+            return rng.choice(key.split("|"))
+        extra = memos.HELDOUT_SLOTS.get(key) or memos.EXTRA_SLOTS.get(key)
+        if extra is not None:
+            return rng.choice(extra)
+        return key
+
+    text = _ANY_SLOT_RE.sub(slot, template)
+    while "{" in text:  # alternatives that held slots: the inner ones were filled first
+        filled = _ANY_SLOT_RE.sub(slot, text)
+        if filled == text:
+            break
+        text = filled
+    return text
+
+
+class MemoWriter:
+    """Memos written the way the generator writes them (its slots, its casing), from a seeded
+    random stream of its own: the narrative probe's twins (`fraudstream/model/probe.py`)."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = _Rng(seed)
+
+    def write(self, family: memos.MemoFamily, country: str) -> str:
+        template = self.rng.choice(family.templates)
+        return _case(self.rng, fill_template(self.rng, template, country))
+
+    def memo(self, label: int, country: str, split: MemoSplit) -> tuple[str, memos.MemoFamily]:
+        """A memo of a random story of this label, in the language an account holder of
+        `country` would write it in (their own or English, as the generator does)."""
+        rng = self.rng
+        story = rng.choice(
+            [s for s in memos.stories(label) if memos.families(label=label, split=split, story=s)]
+        )
+        lang = memos.COUNTRY_LANGUAGE.get(country, "en")
+        if lang != "en" and rng.random() < 0.5:
+            lang = "en"
+        family = rng.choice(memos.for_story(story, lang, split, label))
+        return self.write(family, country), family
 
 
 def _cumulate(weights: list[float]) -> list[float]:

@@ -28,6 +28,7 @@ and the caller enables deterministic algorithms.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -143,6 +144,16 @@ def lower_states(
     return _States([s for s in states if s is not None])
 
 
+def _prefixed(log: Callable[[str], None], prefix: str, msg: str) -> None:
+    log(prefix + msg)
+
+
+def _trainable(module: FraudClassifier, frozen: int) -> list[nn.Parameter]:
+    assert module.text is not None and module.text_head is not None
+    tuned = [p for layer in module.text.bert.encoder.layer[frozen:] for p in layer.parameters()]
+    return tuned + list(module.text_head.parameters())
+
+
 def train_top_layers(
     module: FraudClassifier,
     tokenizer: Tokenizer,
@@ -152,43 +163,41 @@ def train_top_layers(
     options: TextTrainOptions,
     *,
     log: Callable[[str], None],
+    states: _States | None = None,
 ) -> dict[str, float]:
     """Train the text tower's top layers and the text head on the distinct narratives; the
-    module is modified in place. Returns timing figures for the model card."""
+    module is modified in place. `states`: the frozen layers' output for every narrative of
+    `narratives` (computed here when not given). Returns timing figures for the model card."""
     assert module.text is not None and module.text_head is not None
     bert = module.text.bert
     layers = len(bert.encoder.layer)
-    top = max(1, min(options.top_layers, layers))
+    top = max(0, min(options.top_layers, layers))
     frozen = layers - top
     seen = np.flatnonzero(pos + neg > 0)
     t0 = time.perf_counter()
-    states = lower_states(module, tokenizer, [narratives.texts[i] for i in seen], frozen)
+    if states is None:
+        states = lower_states(module, tokenizer, narratives.texts, frozen)
     lower_s = time.perf_counter() - t0
 
     for p in module.text.parameters():
         p.requires_grad_(False)
-    tuned = [p for layer in bert.encoder.layer[frozen:] for p in layer.parameters()]
-    for p in tuned:
-        p.requires_grad_(True)
     head = module.text_head
-    for p in head.parameters():
+    tuned = [p for layer in bert.encoder.layer[frozen:] for p in layer.parameters()]
+    for p in (*tuned, *head.parameters()):
         p.requires_grad_(True)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": tuned, "lr": options.learning_rate},
-            {"params": list(head.parameters()), "lr": options.head_learning_rate},
-        ],
-        weight_decay=options.weight_decay,
-    )
-    p_w, n_w = torch.from_numpy(pos[seen]).float(), torch.from_numpy(neg[seen]).float()
-    total_pos, total_neg = float(p_w.sum()), float(n_w.sum())
+    groups = [{"params": list(head.parameters()), "lr": options.head_learning_rate}]
+    if tuned:
+        groups.insert(0, {"params": tuned, "lr": options.learning_rate})
+    optimizer = torch.optim.AdamW(groups, weight_decay=options.weight_decay)
+    p_w, n_w = torch.from_numpy(pos).float(), torch.from_numpy(neg).float()
+    total_pos, total_neg = float(p_w[seen].sum()), float(n_w[seen].sum())
     # The same softened weight as the fusion model's loss (see train.py): ranking, not base rate.
     pos_weight = math.sqrt(total_neg / max(total_pos, 1.0))
     norm = total_pos * pos_weight + total_neg
     rng = np.random.default_rng([options.seed, 11])
     t1 = time.perf_counter()
     for epoch in range(options.epochs):
-        order = rng.permutation(seen.size)
+        order = seen[rng.permutation(seen.size)]
         # length buckets inside chunks (as train.py's batches): little padding
         batches: list[np.ndarray] = []
         chunk = 16 * options.batch_size
@@ -221,9 +230,10 @@ def train_top_layers(
             optimizer.step()
             total += float(loss.detach())
         log(
-            f"text tower: epoch {epoch + 1}/{options.epochs}, loss {total / max(len(batches), 1):.4f}"
+            f"text tower: epoch {epoch + 1}/{options.epochs}, "
+            f"loss {total / max(len(batches), 1):.4f}"
         )
-    for p in module.text.parameters():
+    for p in (*module.text.parameters(), *head.parameters()):
         p.requires_grad_(False)
     return {
         "distinct_narratives": float(seen.size),
@@ -231,6 +241,104 @@ def train_top_layers(
         "top_layers_seconds": round(time.perf_counter() - t1, 2),
         "top_layers": float(top),
     }
+
+
+def _top_vectors(
+    module: FraudClassifier, states: _States, frozen: int, idx: np.ndarray, batch_size: int = 256
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Vectors and text logits of narratives `idx` from their frozen-layer states."""
+    assert module.text is not None and module.text_head is not None
+    bert = module.text.bert
+    layers = len(bert.encoder.layer)
+    vec = torch.zeros((idx.size, module.text.hidden_size))
+    order = np.argsort(states.lengths[idx], kind="stable")
+    with torch.no_grad():
+        for start in range(0, idx.size, batch_size):
+            part = order[start : start + batch_size]
+            x, mask = states.batch(idx[part])
+            vec[torch.from_numpy(part)] = mean_pool(run_layers(bert, x, mask, frozen, layers), mask)
+        logits = module.text_head(vec).squeeze(-1)
+    return vec, logits
+
+
+@dataclass
+class TextFeatures:
+    vectors: torch.Tensor
+    """[distinct, hidden]: what the trained tower computes (validation, serving)."""
+    logits: torch.Tensor
+    """[distinct]: the text head's logit, likewise."""
+    fitted_vectors: torch.Tensor
+    """For training rows: a narrative met in training gets the output of a tower trained
+    without it (cross-fitting), so that a name the tower memorised (a merchant that had frauds)
+    does not look risky to the models trained on top of it; others as `vectors`."""
+    fitted_logits: torch.Tensor
+    info: dict[str, float]
+
+
+def train_text(
+    module: FraudClassifier,
+    tokenizer: Tokenizer,
+    narratives: Narratives,
+    pos: np.ndarray,
+    neg: np.ndarray,
+    options: TextTrainOptions,
+    *,
+    folds: int,
+    log: Callable[[str], None],
+) -> TextFeatures:
+    """The text tower trained on every training narrative (the module, in place), and its
+    features with cross-fitted ones for the training rows (`folds` >= 2; 1: no cross-fitting).
+
+    Why cross-fit: the fusion head and stage 1 learn how much to trust the text from the
+    training rows. Without it, the text of a training row comes from a tower trained on that
+    very row: a statement descriptor of a merchant that had frauds then reads as risky, and the
+    models downstream learn to trust names that mean nothing on new merchants (measured on a
+    held-out file: card testing AP 0.62 instead of 0.92 with the tower's features uncrossed)."""
+    assert module.text is not None and module.text_head is not None
+    layers = len(module.text.bert.encoder.layer)
+    frozen = layers - max(0, min(options.top_layers, layers))
+    t0 = time.perf_counter()
+    states = lower_states(module, tokenizer, narratives.texts, frozen)
+    lower_s = time.perf_counter() - t0
+    initial = [p.detach().clone() for p in _trainable(module, frozen)]
+    n = len(narratives.texts)
+    seen = pos + neg > 0
+    fitted_vec = torch.zeros((n, module.text.hidden_size))
+    fitted_logit = torch.zeros(n)
+    t1 = time.perf_counter()
+    if folds >= 2:
+        fold = np.random.default_rng([options.seed, 13]).integers(0, folds, n)
+        for k in range(folds):
+            held = np.flatnonzero(seen & (fold == k))
+            keep = np.where(fold == k, 0.0, 1.0)
+            train_top_layers(
+                module, tokenizer, narratives, pos * keep, neg * keep, options,
+                log=functools.partial(_prefixed, log, f"fold {k + 1}/{folds}: "), states=states,
+            )  # fmt: skip
+            if held.size:
+                v, lg = _top_vectors(module, states, frozen, held)
+                fitted_vec[torch.from_numpy(held)] = v
+                fitted_logit[torch.from_numpy(held)] = lg
+            with torch.no_grad():
+                for p, p0 in zip(_trainable(module, frozen), initial, strict=True):
+                    p.copy_(p0)
+    folds_s = time.perf_counter() - t1
+    info = train_top_layers(
+        module, tokenizer, narratives, pos, neg, options, log=log, states=states
+    )
+    vectors, logits = _top_vectors(module, states, frozen, np.arange(n))
+    if folds >= 2:
+        unseen = torch.from_numpy(~seen)
+        fitted_vec[unseen] = vectors[unseen]
+        fitted_logit[unseen] = logits[unseen]
+    else:
+        fitted_vec, fitted_logit = vectors, logits
+    info.update(
+        lower_layers_seconds=round(lower_s, 2),
+        cross_fit_seconds=round(folds_s, 2),
+        cross_fit_folds=float(folds if folds >= 2 else 0),
+    )
+    return TextFeatures(vectors, logits, fitted_vec, fitted_logit, info)
 
 
 def text_vectors(

@@ -68,9 +68,9 @@ from fraudstream.model.presets import ModelConfig, Preset, embedding_dim, get_pr
 from fraudstream.model.stage1 import NARRATIVE_RISK
 from fraudstream.model.text_training import (
     Narratives,
+    TextFeatures,
     TextTrainOptions,
-    text_vectors,
-    train_top_layers,
+    train_text,
 )
 from fraudstream.model.thresholds import Thresholds, choose_thresholds
 from fraudstream.model.tokenizer import (
@@ -134,10 +134,16 @@ class TrainOptions:
     on the distinct narratives, then the fusion model on fixed text vectors: the CPU recipe,
     `model/text_training.py`), `frozen` (the text head only). `auto`: end_to_end on CUDA, else
     top_layers for a pretrained tower and end_to_end for one trained from scratch."""
-    text_top_layers: int = 2
+    text_top_layers: int = 3
     text_epochs: int = 4
+    text_folds: int = 2
+    """top_layers / frozen: cross-fitting folds for the text features of training rows
+    (`model/text_training.py::train_text`); 1: none."""
     text_weight: float = 0.5
     """end_to_end: weight of the text head's own loss next to the fused one."""
+    text_dropout: float | None = None
+    """Share of training rows whose text vector the fusion head does not see (modality
+    dropout); None: the preset's."""
     max_length: int | None = None
     """Tokens per narrative; None: the 99th percentile of the training narratives, rounded up
     to a multiple of 8, at most the preset's."""
@@ -279,14 +285,17 @@ class _Tensors:
     """Real tokens per row, for length bucketing."""
     vectors: torch.Tensor | None = None
     """Precomputed text vectors of the distinct narratives (`top_layers`, `frozen`)."""
+    fitted_vectors: torch.Tensor | None = None
+    """The same, cross-fitted: what training rows see (`TextFeatures.fitted_vectors`)."""
     vector_index: torch.Tensor | None = None
     """Per row: its narrative's row in `vectors`."""
 
-    def batch(self, idx: np.ndarray, device: torch.device) -> _Batch:
+    def batch(self, idx: np.ndarray, device: torch.device, *, fitted: bool = False) -> _Batch:
         sel = torch.from_numpy(idx)
         ids = mask = vec = None
-        if self.vectors is not None and self.vector_index is not None:
-            vec = self.vectors[self.vector_index[sel]].to(device)
+        table = self.fitted_vectors if fitted else self.vectors
+        if table is not None and self.vector_index is not None:
+            vec = table[self.vector_index[sel]].to(device)
         elif self.input_ids is not None and self.attention_mask is not None:
             mask = self.attention_mask[sel]
             # Trim to the longest narrative of this batch: attention costs grow with length.
@@ -370,6 +379,8 @@ def fit(
         has_text = any(train_texts)
         tokenizer = _make_tokenizer(preset, train_texts, options) if has_text else None
         config = _model_config(preset, preprocessor, tokenizer)
+        if options.text_dropout is not None:
+            config = replace(config, text_dropout=options.text_dropout)
         if tokenizer is not None:
             assert config.text is not None
             say(
@@ -392,34 +403,33 @@ def fit(
     # -- the text tower on the distinct narratives (top_layers / frozen)
     text_info: dict[str, Any] = {"recipe": mode}
     narratives = Narratives.of(texts) if module.has_text else None
-    vectors = distinct_logits = None
+    features: TextFeatures | None = None
     if mode in ("top_layers", "frozen"):
         assert narratives is not None and tokenizer is not None
         pos, neg = narratives.counts(train_idx, table.labels)
         with deterministic(device):
-            text_info.update(
-                train_top_layers(
-                    module,
-                    tokenizer,
-                    narratives,
-                    pos,
-                    neg,
-                    TextTrainOptions(
-                        top_layers=options.text_top_layers if mode == "top_layers" else 0,
-                        epochs=options.text_epochs,
-                        learning_rate=options.text_learning_rate or preset.text_learning_rate,
-                        seed=options.seed,
-                    ),
-                    log=say,
-                )
+            features = train_text(
+                module,
+                tokenizer,
+                narratives,
+                pos,
+                neg,
+                TextTrainOptions(
+                    top_layers=options.text_top_layers if mode == "top_layers" else 0,
+                    epochs=options.text_epochs,
+                    learning_rate=options.text_learning_rate or preset.text_learning_rate,
+                    seed=options.seed,
+                ),
+                folds=options.text_folds,
+                log=say,
             )
-            vectors, distinct_logits = text_vectors(module, tokenizer, narratives.texts)
+        text_info.update(features.info)
     tensors = _tensors(
         table,
         preprocessor,
         tokenizer if mode == "end_to_end" else None,
         texts,
-        vectors=vectors,
+        features=features,
         narratives=narratives,
     )
 
@@ -488,7 +498,7 @@ def fit(
             running = 0.0
             rows = epoch_rows(rng)
             for b, idx in enumerate(_batches(rng, rows, tensors.lengths, batch_size)):
-                batch = tensors.batch(idx, device)
+                batch = tensors.batch(idx, device, fitted=True)
                 with autocast:
                     logits, vec = _forward(module, batch)
                     logits = logits.float()
@@ -534,12 +544,12 @@ def fit(
     valid_text: np.ndarray | None = None
     if module.has_text:
         legit = valid_idx[y_valid == 0]
-        if distinct_logits is not None and vectors is not None and narratives is not None:
-            baseline = vectors[narratives.index[legit[:5000]]].mean(0)
+        if features is not None and narratives is not None:
+            baseline = features.vectors[narratives.index[legit[:5000]]].mean(0)
             preprocessor = replace(
                 preprocessor, text_baseline=[round(float(v), 6) for v in baseline]
             )
-            valid_text = distinct_logits.numpy()[narratives.index[valid_idx]]
+            valid_text = features.logits.numpy()[narratives.index[valid_idx]]
         else:
             preprocessor = replace(
                 preprocessor, text_baseline=_mean_text_vector(module, tensors, legit, device)
@@ -576,7 +586,7 @@ def fit(
         read_before = risk = None
         if narratives is not None and module.text_head is not None:
             read_before = _read_before(narratives.index, train_idx, valid_idx)
-            risk = _narrative_risk(module, tensors, texts, distinct_logits, narratives, device)
+            risk = _narrative_risk(module, tensors, texts, features, narratives, train_idx, device)
         extra, metrics["cascade"], served = fit_stage1(
             table,
             split,
@@ -629,14 +639,18 @@ def _narrative_risk(
     module: FraudClassifier,
     tensors: _Tensors,
     texts: Sequence[str],
-    distinct_logits: torch.Tensor | None,
+    features: TextFeatures | None,
     narratives: Narratives,
+    train_idx: np.ndarray,
     device: torch.device,
 ) -> np.ndarray:
-    """The text head's logit for every row, NaN where there is no narrative: stage 1's
-    `narrative_risk` feature (in the stream: the logit the narrative memory holds)."""
-    if distinct_logits is not None:
-        risk = distinct_logits.numpy().astype(np.float64)[narratives.index]
+    """The text head's logit for every row (cross-fitted for training rows), NaN where there is
+    no narrative: stage 1's `narrative_risk` feature (in the stream: the logit the narrative
+    memory holds)."""
+    if features is not None:
+        risk = features.logits.numpy().astype(np.float64)[narratives.index]
+        fitted = features.fitted_logits.numpy().astype(np.float64)
+        risk[train_idx] = fitted[narratives.index[train_idx]]
     else:
         logits = _text_logits(module, tensors, np.arange(len(texts)), device)
         assert logits is not None
@@ -900,11 +914,11 @@ def _tensors(
     tokenizer: Tokenizer | None,
     texts: Sequence[str],
     *,
-    vectors: torch.Tensor | None = None,
+    features: TextFeatures | None = None,
     narratives: Narratives | None = None,
 ) -> _Tensors:
     """Model inputs for every row: token ids for a tower trained in the loop (`tokenizer`), or
-    the precomputed vectors of the distinct narratives (`vectors`, `narratives`)."""
+    the precomputed vectors of the distinct narratives (`features`, `narratives`)."""
     ids = mask = None
     if tokenizer is not None:
         # Tokenised once for all epochs, padded to the longest; batches trim the padding.
@@ -917,10 +931,11 @@ def _tensors(
         attention_mask=mask,
         labels=torch.from_numpy(np.clip(table.labels, 0, 1).astype(np.float32)),
         lengths=mask.sum(1).numpy() if mask is not None else None,
-        vectors=vectors,
-        vector_index=torch.from_numpy(narratives.index)
-        if vectors is not None and narratives
-        else None,
+        vectors=None if features is None else features.vectors,
+        fitted_vectors=None if features is None else features.fitted_vectors,
+        vector_index=(
+            torch.from_numpy(narratives.index) if features is not None and narratives else None
+        ),
     )
 
 

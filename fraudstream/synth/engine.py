@@ -2181,12 +2181,14 @@ class MemoWriter:
         return _case(self.rng, fill_template(self.rng, template, country))
 
     def memo(self, label: int, country: str, split: MemoSplit) -> tuple[str, memos.MemoFamily]:
-        """A memo of a random story of this label, in the language an account holder of
-        `country` would write it in (their own or English, as the generator does)."""
+        """A memo of a story of this label, drawn as often as the generator tells it (quiet
+        scams' stories; benign memos to friends and family), in the language an account holder
+        of `country` would write it in (their own or English, as the generator does)."""
         rng = self.rng
-        story = rng.choice(
-            [s for s in memos.stories(label) if memos.families(label=label, split=split, story=s)]
+        stories, weights = (
+            (_QUIET_STORIES, _QUIET_WEIGHTS) if label else (_BENIGN_STORIES, _BENIGN_WEIGHTS)
         )
+        story = rng.weighted(stories, weights)
         lang = memos.COUNTRY_LANGUAGE.get(country, "en")
         if lang != "en" and rng.random() < 0.5:
             lang = "en"

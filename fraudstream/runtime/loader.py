@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def data_home() -> Path:
     base = os.environ.get("FRAUDSTREAM_HOME") or os.path.join(
         os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "fraudstream"
@@ -104,7 +105,9 @@ def ensure_default_model(*, echo: Any = None) -> Path:
         from fraudstream.model.train import build_default_model
 
         if echo is not None:
-            echo(f"building the default model in {path} (first run only, 1-3 minutes)...")
+            echo(
+                f"building the default model in {path} (first run only, about 5 minutes on two cores)..."
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".building")
         if tmp.exists():
@@ -271,7 +274,9 @@ class ModelScoring:
         cache = (
             self.remote.cache_stats()
             if self.remote is not None
-            else (None if self.model.narrative_cache is None else self.model.narrative_cache.stats())
+            else (
+                None if self.model.narrative_cache is None else self.model.narrative_cache.stats()
+            )
         )
         if cache:
             out["vectors"] = cache
@@ -306,7 +311,10 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
         # without a cache of text vectors (the child has it).
         device = "cpu" if settings.model_process else settings.device
         model = load_model(
-            path, device=device, threads=threads, narrative_cache=0 if settings.model_process else cache
+            path,
+            device=device,
+            threads=threads,
+            narrative_cache=0 if settings.model_process else cache,
         )
     except ModelFolderError as exc:
         raise ConfigError(f"model_path: {exc}") from None
@@ -336,6 +344,10 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
         if settings.cascade_band is not None:
             policy = dataclasses.replace(policy, band=settings.cascade_band)
     log.info(
-        "model %s from %s (stage 1: %s, cascade %s)", model.version, path, stage1 is not None, policy
+        "model %s from %s (stage 1: %s, cascade %s)",
+        model.version,
+        path,
+        stage1 is not None,
+        policy,
     )
     return ModelScoring(model, stage1, policy, remote=remote, memory=cache), spec

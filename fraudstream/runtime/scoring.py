@@ -69,6 +69,10 @@ class Scoring(Protocol):
         two, and one round trip to its process). The third value is the text head's logit per
         row (None without one): what `remember` stores."""
 
+    def narrative_stats(self) -> dict[str, dict[str, float]]:
+        """Counters of the narrative memory (`memory`) and of the model's cache of text vectors
+        (`vectors`): entries, capacity, hits, misses, evictions, hit_rate. Empty: none kept."""
+
 
 @dataclass(slots=True)
 class Routed:

@@ -150,7 +150,9 @@ class FaustScorer:
             assert stage1 is not None
             alerts = [i for i in final if stage1[i] >= self.alert_threshold]
             risks = None if routed.risks is None else [routed.risks[i] for i in alerts]
-            reasons = self.scoring.stage1_reasons([rows[i] for i in alerts], risks) if alerts else []
+            reasons = (
+                self.scoring.stage1_reasons([rows[i] for i in alerts], risks) if alerts else []
+            )
             by_index = dict(zip(alerts, reasons, strict=True))
             for i in final:
                 works[i].stage1 = float(stage1[i])

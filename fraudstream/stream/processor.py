@@ -148,6 +148,8 @@ class Counters:
     dead_letter_kinds: dict[str, int] = field(default_factory=dict)
     gc: GcStats | None = None
     """Garbage-collector pauses, when the processor manages them (`owns_process`)."""
+    narrative: Callable[[], dict[str, dict[str, float]]] | None = None
+    """The model's narrative memory and text-vector cache counters, read when reported."""
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started_at, 1e-9)
@@ -166,6 +168,18 @@ class Counters:
             "elapsed_s": round(elapsed, 3),
             "throughput_per_s": round(self.scored / elapsed, 1),
             **({} if self.gc is None else {"gc": self._gc()}),
+            **self._narrative(),
+        }
+
+    def _narrative(self) -> dict[str, Any]:
+        stats = self.narrative() if self.narrative is not None else {}
+        if not stats:
+            return {}
+        return {
+            "narrative": {
+                name: {k: round(v, 4) if k == "hit_rate" else int(v) for k, v in kept.items()}
+                for name, kept in stats.items()
+            }
         }
 
     def _gc(self) -> dict[str, Any]:
@@ -235,6 +249,8 @@ class Processor:
         self.listener = listener
         self.observer: Observer | None = None
         self.counters = Counters()
+        # read through self.scoring at report time: a hot swap brings its own memory and cache
+        self.counters.narrative = lambda: self.scoring.narrative_stats()
         self.gc_watch = GcWatch()
         self.admission = Admission(
             mapping,

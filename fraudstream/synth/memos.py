@@ -568,7 +568,9 @@ def check(families_: Iterable[MemoFamily] = ALL_FAMILIES) -> list[str]:
             if key in seen_templates and seen_templates[key] != f.id:
                 problems.append(f"template {t!r} in {seen_templates[key]} and {f.id}")
             seen_templates.setdefault(key, f.id)
-    train_grams = {g: f.id for f in fams if f.split == "train" for t in f.templates for g in _grams(t)}
+    train_grams = {
+        g: f.id for f in fams if f.split == "train" for t in f.templates for g in _grams(t)
+    }
     for f in fams:
         if f.split == "heldout":
             for t in f.templates:

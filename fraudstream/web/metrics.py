@@ -200,6 +200,8 @@ class ProcessorMetrics(Collector):
             lag.add_metric([topic, str(partition)], n)
         yield lag
 
+        yield from _narrative_metrics(counts.get("narrative") or {})
+
         info = GaugeMetricFamily(
             "fraudstream_model_info", "The model version in use (value 1).", labels=["version"]
         )
@@ -210,6 +212,31 @@ class ProcessorMetrics(Collector):
         drift = self.drift()
         if drift is not None:
             yield from _drift_metrics(drift)
+
+
+def _narrative_metrics(stats: Mapping[str, Mapping[str, float]]) -> Iterator[Metric]:
+    """The narrative memory (`cache="memory"`: which narratives the language model has read,
+    `fraudstream/cascade.py`) and the model's text-vector cache (`cache="vectors"`)."""
+    doc = {
+        "hits": "Narrative lookups that found the narrative.",
+        "misses": "Narrative lookups that did not (a forward pass of the text tower follows).",
+        "evictions": "Narratives dropped to keep the cache within its capacity.",
+    }
+    for key, text in doc.items():
+        family = CounterMetricFamily(f"fraudstream_narrative_cache_{key}", text, labels=["cache"])
+        for name, kept in sorted(stats.items()):
+            family.add_metric([name], kept.get(key, 0.0))
+        yield family
+    gauges = {
+        "entries": "Narratives held.",
+        "capacity": "Most narratives held (settings: narrative_cache_size).",
+        "hit_rate": "Hits over lookups since the model was loaded.",
+    }
+    for key, text in gauges.items():
+        gauge = GaugeMetricFamily(f"fraudstream_narrative_cache_{key}", text, labels=["cache"])
+        for name, kept in sorted(stats.items()):
+            gauge.add_metric([name], kept.get(key, 0.0))
+        yield gauge
 
 
 def _histogram(name: str, doc: str, h: FastHistogram) -> HistogramMetricFamily:

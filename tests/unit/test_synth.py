@@ -23,10 +23,10 @@ from fraudstream.synth import (
     MemoWriter,
     SynthConfig,
     generate,
+    memos,
     scam_paraphrase_count,
     to_json_line,
 )
-from fraudstream.synth import memos
 from fraudstream.synth_cli import generate as generate_command
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "transaction.schema.json"

@@ -152,3 +152,31 @@ def test_topics_feed_counts_and_backfill() -> None:
     assert len(snap["alerts"]) == 8 and snap["latency_ms"]["max"] == 30.0
     assert snap["model_versions"] == ["m1"]
     assert snap["drift"]["expected_alert_rate"] == 0.1  # the card of the version being served
+
+
+def test_narrative_cache_counters_per_cache() -> None:
+    m = ProcessorMetrics(scores_topic="scores")
+    memory = {"entries": 3, "capacity": 10, "hits": 7, "misses": 3, "evictions": 1, "hit_rate": 0.7}
+    vectors = {
+        "entries": 2,
+        "capacity": 10,
+        "hits": 1,
+        "misses": 2,
+        "evictions": 0,
+        "hit_rate": 0.5,
+    }
+    m.counters = lambda: {"narrative": {"memory": memory, "vectors": vectors}}
+    values = {name: sample_values(f) for name, f in families(m.render()).items()}
+    hits = values["fraudstream_narrative_cache_hits"]
+    assert hits[("fraudstream_narrative_cache_hits_total", (("cache", "memory"),))] == 7
+    assert hits[("fraudstream_narrative_cache_hits_total", (("cache", "vectors"),))] == 1
+    evictions = values["fraudstream_narrative_cache_evictions"]
+    assert evictions[("fraudstream_narrative_cache_evictions_total", (("cache", "memory"),))] == 1
+    rate = values["fraudstream_narrative_cache_hit_rate"]
+    assert rate[("fraudstream_narrative_cache_hit_rate", (("cache", "vectors"),))] == 0.5
+
+
+def test_no_narrative_cache_no_samples() -> None:
+    m = ProcessorMetrics(scores_topic="scores")
+    values = {name: sample_values(f) for name, f in families(m.render()).items()}
+    assert not values.get("fraudstream_narrative_cache_hits")

@@ -372,3 +372,56 @@ def _device_name(device: torch.device) -> str:
     except OSError:
         pass
     return f"cpu: {name}, {os.cpu_count()} logical cores"
+
+
+def bench_cache(
+    model_dir: Path,
+    *,
+    count: int = 20_000,
+    batch_size: int = 64,
+    cache_size: int = 50_000,
+    seed: int = 7,
+    threads: int | None = 1,
+    log: Any = None,
+) -> dict[str, Any]:
+    """The model folder's language model over `count` generated transactions in arrival order,
+    in batches of `batch_size`, without and with the narrative cache (`folder.py`: text vectors
+    by normalised narrative, `cache_size` entries), end to end per batch (padding, tensors,
+    forward pass, scores back). Repeated statement descriptors cost a lookup with the cache;
+    the figure is what the stream's repetition is worth. Transactions/s of both, in one run."""
+    from fraudstream.cascade import LRU
+    from fraudstream.events import Event
+    from fraudstream.features.dataset import build_features
+    from fraudstream.mapping import Mapping
+    from fraudstream.model.served import FolderScorer
+    from fraudstream.synth import SynthConfig, generate
+
+    say = log or (lambda _msg: None)
+    out: dict[str, Any] = {"transactions": count, "batch_size": batch_size, "seed": seed}
+    table = None
+    for size in (0, cache_size):
+        scorer = FolderScorer(model_dir, device="cpu", threads=threads, narrative_cache=size)
+        if table is None:
+            to_event = Mapping.load("native").to_event
+            events = (to_event(r) for r in generate(count, SynthConfig(seed=seed)))
+            table = build_features(
+                (e for e in events if isinstance(e, Event)), scorer.model.spec, label_delay_s=None
+            )
+        rows = np.arange(len(table))
+        scorer.score(table, rows[: batch_size * 4], batch_size=batch_size)  # warm-up, untimed
+        if size:
+            scorer.model.narrative_cache = LRU(size)  # and forget what the warm-up read
+        start = time.perf_counter()
+        scorer.score(table, rows, batch_size=batch_size)
+        seconds = time.perf_counter() - start
+        cache = scorer.model.narrative_cache
+        key = "with_cache" if size else "without_cache"
+        out[key] = {
+            "cache_size": size,
+            "tx_per_s": round(count / seconds, 1),
+            "seconds": round(seconds, 2),
+            **({} if cache is None else {"hit_rate": round(cache.stats()["hit_rate"], 4)}),
+        }
+        say(f"{key.replace('_', ' ')}: {out[key]}")
+    out["speedup"] = round(out["with_cache"]["tx_per_s"] / out["without_cache"]["tx_per_s"], 2)
+    return out

@@ -61,6 +61,13 @@ def _ints(value: str) -> tuple[int, ...]:
 )
 @click.option("--seconds", type=click.FloatRange(min=0.01), default=0.5, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--stream-cache",
+    type=click.IntRange(min=100),
+    default=None,
+    help="Also score N generated transactions in arrival order through the model folder "
+    "(--model, default: the default model), without and with the narrative cache.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout.")
 def bench_model(
     preset: str,
@@ -73,6 +80,7 @@ def bench_model(
     threads: int,
     seconds: float,
     repeats: int,
+    stream_cache: int | None,
     as_json: bool,
 ) -> None:
     """Transactions/s and ms/batch of the classifier: optimised path next to plain fp32 eager.
@@ -105,6 +113,14 @@ def bench_model(
         result = run_bench(options, log=log)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    if stream_cache is not None:
+        from fraudstream.model.bench import bench_cache
+        from fraudstream.runtime.loader import ensure_default_model
+
+        folder = model_dir or ensure_default_model(echo=log)
+        result.setup["stream_cache"] = bench_cache(
+            Path(folder), count=stream_cache, threads=threads, log=log
+        )
     setup = result.setup
     if not as_json:
         click.echo(

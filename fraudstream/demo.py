@@ -188,6 +188,15 @@ async def run_demo(count: int, rate: float, seed: int, keep_broker: bool) -> int
             f"latency p50 {np.percentile(lat, 50):.0f} ms p99 {np.percentile(lat, 99):.0f} ms, "
             f"language model on {counters.language_model:,} ({counters.language_model / max(live.scored, 1):.0%})"
         )
+        cached = counters.as_dict().get("narrative", {})
+        if cached:
+            click.echo(
+                "narratives: "
+                + ", ".join(
+                    f"{name} hit rate {kept['hit_rate']:.0%} ({kept['entries']:,} held)"
+                    for name, kept in cached.items()
+                )
+            )
         click.echo(
             f"see the alerts: fraudstream alerts --bootstrap {info.bootstrap} --alerts-topic {settings.topics.alerts}"
         )

@@ -16,7 +16,10 @@ model reads a transaction, and its score is served instead, when any of these ho
    whatever stage 1 says of the metadata.
 3. **Stage 1 is unsure**: its calibrated score lies in the band `[low, high)`.
 
-Everything else is final at stage 1. Without a stage 1, the language model reads everything;
+Everything else is final at stage 1. Where the language model reads, it serves its own score, or,
+with `blend` > 0 (folders without a text head only), a blend of the two logits: on the handbook's
+data a metadata-only network and the trees make different mistakes, and their mean ranks better
+than either (docs/model.md). Without a stage 1, the language model reads everything;
 without a text head (folders written before it, or models without a narrative) rules 1 and 2 do
 not apply and the band alone decides, as it always did.
 
@@ -36,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 V = TypeVar("V")
 NO_TEXT = -math.inf
@@ -50,6 +54,10 @@ class CascadePolicy:
     """A read narrative whose text logit is at least this goes to the language model."""
     read_unread: bool = False
     """Rule 1: an unread narrative goes to the language model (needs a text head)."""
+    blend: float = 0.0
+    """Weight of stage 1's logit in the score served where the language model reads (`blend`);
+    0: the language model's score alone. Only without a text head: there stage 1 reads no
+    narrative risk, so the model process can score stage 1 again and get the routing's score."""
 
     @property
     def reads_narratives(self) -> bool:
@@ -62,6 +70,7 @@ class CascadePolicy:
             "band": [low, high if high is None or math.isfinite(high) else 1.000001],
             "narrative_threshold": self.narrative_threshold,
             "read_unread": self.read_unread,
+            "blend": self.blend,
         }
 
     @classmethod
@@ -77,7 +86,25 @@ class CascadePolicy:
             band=band,
             narrative_threshold=float(threshold) if threshold is not None and text_head else None,
             read_unread=bool(doc.get("read_unread", False)) and text_head,
+            blend=0.0 if text_head else float(doc.get("blend") or 0.0),
         )
+
+
+def blend(stage1: ArrayLike, model: ArrayLike, weight: float) -> np.ndarray:
+    """The score served where the language model reads: its own (`weight` 0), or the sigmoid of
+    `weight` * stage 1's logit + (1 - `weight`) * its logit. Both are calibrated probabilities, so
+    their logits are on one scale."""
+    m = np.asarray(model, dtype=np.float64)
+    if weight <= 0.0:
+        return m
+    s = np.asarray(stage1, dtype=np.float64)
+    mixed = weight * _logit(s) + (1.0 - weight) * _logit(m)
+    return np.asarray(1.0 / (1.0 + np.exp(-mixed)), dtype=np.float64)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-7, 1.0 - 1e-7)
+    return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
 
 
 def route(

@@ -11,6 +11,9 @@ Theory of operation
 2. **Split** (`protocol.py`): the handbook protocol for `--train-start` (train, delay, test;
    known-compromised cards removed from the test), or the time split `fraudstream train` uses by
    default (its last 15% is the held-out test). Test rows with an unknown label are dropped.
+   `--protocol prequential` runs steps 2-4 once per fold (`prequential_splits`: `--folds`
+   handbook splits a week apart, one model folder per fold under `--model`, written by
+   `fraudstream train --folds`) and adds the mean and standard deviation over the folds.
 3. **Score** the test rows with each scorer: the model (`load_model(dir).prepare/predict`, behind
    the small `ModelScorer` adapter), the GBDT baseline (trained here on the training rows, early
    stopping on the last 20% of them by time, then refit on all of them) and, with `--cascade`, the
@@ -42,9 +45,11 @@ from fraudstream.model.gbdt import GBDTModel, GBDTParams, bench_predict
 from fraudstream.model.metrics import classification_report
 from fraudstream.model.protocol import (
     DAY_S,
+    HandbookSplit,
     day_index,
     handbook_split,
     parse_start,
+    prequential_splits,
     split_tail,
     time_split,
 )
@@ -78,11 +83,31 @@ HANDBOOK_PUBLISHED = {
     "XGBoost": {"roc_auc": 0.862, "average_precision": 0.639, "card_precision_at_100": 0.273},
 }
 
+PREQUENTIAL_PUBLISHED = {
+    "source": "Le Borgne et al., Fraud Detection Handbook, chapters 5-7 (prequential: test weeks "
+    "from 2018-08-08 to 2018-09-04, mean of four folds), its best models",
+    "XGBoost": {
+        "average_precision": 0.687,
+        "average_precision_std": 0.01,
+        "card_precision_at_100": 0.303,
+    },
+    "balanced bagging": {"card_precision_at_100": 0.305},
+}
+
+PREQUENTIAL_SCORERS = ("served", "model", "stage1", "gbdt baseline")
+"""Scorers summarised over the folds: the served cascade of each fold's folder, its language
+model alone, its stage 1 alone, and the GBDT baseline trained in the run."""
+SUMMARY_METRICS = ("roc_auc", "average_precision", "card_precision_at_100")
+
 
 @dataclass(frozen=True)
 class EvaluateOptions:
-    protocol: Literal["handbook", "time"] = "time"
+    protocol: Literal["handbook", "time", "prequential"] = "time"
     train_start: str | None = None
+    """The handbook protocol's training start; prequential: the first fold's."""
+    folds: int = 4
+    """Prequential: folds, each `fold_step_days` after the one before."""
+    fold_step_days: int = 7
     train_days: int = 7
     delay_days: float = 7.0
     """Label delay for the features and, in the handbook protocol, the gap before the test."""
@@ -152,12 +177,14 @@ def evaluate_cascade(
     days: IntArray | None = None,
     k: int = 100,
     routed: NDArray[np.bool_] | None = None,
+    served: FloatArray | None = None,
 ) -> dict[str, Any]:
     """The `cascade` block of the report: the final score is the model's where the cascade
     routes a transaction to it, stage 1's elsewhere. `routed`: the routing the served cascade
     chose (`model/served.py`, the folder's own policy); without it, stage-1 scores in `band`
-    (`fraudstream/cascade.py::route`). Both scores are calibrated probabilities, so the mixture
-    ranks consistently.
+    (`fraudstream/cascade.py::route`). `served`: the scores the served cascade gave (with the
+    policy's blend where it routed); without it, the model's where routed. Both scores are
+    calibrated probabilities, so the mixture ranks consistently.
 
     Fields: `ap`, `roc_auc`, `recall_at_1pct_fpr`, `ece`, `card_precision_at_k` of the cascade,
     `share_to_language_model`, `band`, and each brick alone's AP for comparison
@@ -190,9 +217,10 @@ def evaluate_cascade(
     to_model = (
         routed if routed is not None else route(stage1, None, CascadePolicy(band), stage1.size)
     )
-    final = np.where(to_model, model, stage1)
+    final = served if served is not None else np.where(to_model, model, stage1)
     figures = classification_report(labels, final, cards=cards, days=days, k=k)
     alone = classification_report(labels, model)
+    stage1_alone = classification_report(labels, stage1, cards=cards, days=days, k=k)
     block.update(
         {
             "ap": figures["average_precision"],
@@ -202,7 +230,8 @@ def evaluate_cascade(
             f"card_precision_at_{k}": figures.get(f"card_precision_at_{k}"),
             "share_to_language_model": float(to_model.mean()) if to_model.size else 0.0,
             "ap_model_alone": alone["average_precision"],
-            "ap_stage1_alone": classification_report(labels, stage1)["average_precision"],
+            "ap_stage1_alone": stage1_alone["average_precision"],
+            "stage1_metrics": stage1_alone,
             "ap_gap": alone["average_precision"] - figures["average_precision"],
             "_scores": final,
         }
@@ -231,17 +260,31 @@ def card_role(table: FeatureTable) -> str | None:
     return None
 
 
+def _card_role_for_test(table: FeatureTable) -> str:
+    role = card_role(table)
+    if role is None:
+        raise EvaluationError(
+            "the handbook protocol removes known-compromised cards from the test: the "
+            f"mapping must map one of the entity roles {', '.join(CARD_ROLES)}"
+        )
+    return role
+
+
+def _from_handbook(hb: HandbookSplit, table: FeatureTable, options: EvaluateOptions) -> Split:
+    """A handbook split with the GBDT baseline's early-stopping rows: the training window's last
+    `valid_fraction` by time (the test must not choose the model)."""
+    head, tail = split_tail(hb.train, table.timestamps, options.valid_fraction)
+    info = dict(hb.info)
+    info["card_role"] = card_role(table)
+    return Split(head, tail, hb.test, hb.test_day, info)
+
+
 def choose_split(table: FeatureTable, options: EvaluateOptions) -> Split:
     ts = table.timestamps
-    role = card_role(table)
     if options.protocol == "handbook":
         if options.train_start is None:
             raise EvaluationError("the handbook protocol needs --train-start DATE")
-        if role is None:
-            raise EvaluationError(
-                "the handbook protocol removes known-compromised cards from the test: the "
-                f"mapping must map one of the entity roles {', '.join(CARD_ROLES)}"
-            )
+        role = _card_role_for_test(table)
         try:
             hb = handbook_split(
                 ts,
@@ -254,10 +297,9 @@ def choose_split(table: FeatureTable, options: EvaluateOptions) -> Split:
             )
         except ValueError as exc:
             raise EvaluationError(str(exc)) from None
-        head, tail = split_tail(hb.train, ts, options.valid_fraction)
-        info = dict(hb.info)
-        info["card_role"] = role
-        return Split(head, tail, hb.test, hb.test_day, info)
+        return _from_handbook(hb, table, options)
+    if options.protocol == "prequential":
+        raise EvaluationError("the prequential protocol has one split per fold: prequential_folds")
     sp = time_split(ts)
     return Split(sp.train, sp.validation, sp.test, day_index(ts[sp.test]), dict(sp.info))
 
@@ -272,12 +314,14 @@ def evaluate_table(
     *,
     model: ModelScorer | None = None,
     log: Log | None = None,
+    split: Split | None = None,
 ) -> tuple[dict[str, Any], dict[str, tuple[NDArray[np.int8], FloatArray]]]:
-    """Split, score and measure; returns (report without the data block, test scores by name)."""
+    """Split (unless `split` is given), score and measure; returns (report without the data
+    block, test scores by name)."""
     say = log or (lambda msg: None)
     if model is None and options.baseline is None:
         raise EvaluationError("nothing to evaluate: give --model DIR and/or --baseline gbdt")
-    split = choose_split(table, options)
+    split = split or choose_split(table, options)
     labels = table.labels
     test_all = split.test
     test = _labelled(test_all, labels)
@@ -357,7 +401,8 @@ def evaluate_table(
 
     if options.cascade:
         stage1_scores, band, source = gbdt_scores, options.cascade_band, "gbdt baseline"
-        routed = None
+        routed: NDArray[np.bool_] | None = None
+        served_scores: FloatArray | None = None
         if model is not None and model.stage1 is not None:
             # The folder's stage 1 and its policy, served as the processor serves them: the
             # whole file in order, so that the narratives read before the test are remembered
@@ -366,17 +411,32 @@ def evaluate_table(
             policy = model.stage1.policy
             if options.cascade_band is not None:
                 policy = replace(policy, band=options.cascade_band)
+            # Rows before the training window are left out: a processor with this folder runs
+            # after its training data, and narratives read there are remembered from it on.
+            span = np.arange(int(split.train.min()), int(test.max()) + 1)
             t0 = time.perf_counter()
-            served = model.serve(table, np.arange(len(table)), policy=policy)
-            say(f"served cascade over {len(table):,} rows in {time.perf_counter() - t0:.1f}s")
+            served = model.serve(table, span, policy=policy)
+            say(f"served cascade over {span.size:,} rows in {time.perf_counter() - t0:.1f}s")
             assert served.stage1 is not None
-            stage1_scores = served.stage1[test]
-            routed = served.routed[test]
+            at = test - span[0]
+            stage1_scores = served.stage1[at]
+            routed = served.routed[at]
+            served_scores = served.scores[at]
             band = policy.band
             source = "model folder"
         block = evaluate_cascade(
-            stage1_scores, model_scores, y, band, cards=cards, days=days, k=k, routed=routed
+            stage1_scores,
+            model_scores,
+            y,
+            band,
+            cards=cards,
+            days=days,
+            k=k,
+            routed=routed,
+            served=served_scores,
         )
+        if source == "model folder":
+            block["blend"] = policy.blend
         block["stage1"] = source
         final = block.pop("_scores", None)
         if final is not None:
@@ -396,6 +456,136 @@ def evaluate_table(
 
     report["_gbdt"] = gbdt
     return report, scores
+
+
+def prequential_folds(table: FeatureTable, options: EvaluateOptions) -> list[Split]:
+    """The prequential protocol's splits (`protocol.py::prequential_splits`), oldest first."""
+    if options.train_start is None:
+        raise EvaluationError("the prequential protocol needs --train-start DATE (first fold)")
+    role = _card_role_for_test(table)
+    try:
+        folds = prequential_splits(
+            table.timestamps,
+            table.labels,
+            table.entities[role],
+            first_train_start=options.train_start,
+            folds=options.folds,
+            step_days=options.fold_step_days,
+            train_days=options.train_days,
+            delay_days=round(options.delay_days),
+            test_days=options.test_days,
+        )
+    except ValueError as exc:
+        raise EvaluationError(str(exc)) from None
+    return [_from_handbook(hb, table, options) for hb in folds]
+
+
+def fold_folder(model_dir: Path, train_start: str) -> Path:
+    """Where `fraudstream train --folds` writes the fold that trains from `train_start`."""
+    return model_dir / train_start[:10]
+
+
+def _fold_model(model_dir: Path, train_start: str, options: EvaluateOptions) -> ModelScorer:
+    """The fold's model folder, refused when it was trained on another window."""
+    path = fold_folder(model_dir, train_start)
+    if not (path / "manifest.json").is_file():
+        raise EvaluationError(
+            f"{path}: no model folder for the fold that trains from {train_start[:10]}; write "
+            f"them with `fraudstream train --train-start {options.train_start} --folds "
+            f"{options.folds} --out {model_dir}`"
+        )
+    scorer = ModelScorer(path, device=options.device, threads=options.threads)
+    trained = scorer.model.card.get("split", {})
+    start = trained.get("train_start")
+    days = trained.get("train_days")
+    if (
+        start is None
+        or parse_start(start) != parse_start(train_start)
+        or days != options.train_days
+    ):
+        raise EvaluationError(
+            f"{path} was trained on {days} days from {start}, not on the fold's {options.train_days} "
+            f"days from {train_start[:10]}"
+        )
+    return scorer
+
+
+def fold_figures(fold: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """One fold's report -> {scorer: metrics} for the scorers of `PREQUENTIAL_SCORERS` it has."""
+    out: dict[str, dict[str, Any]] = {}
+    cascade = fold.get("cascade")
+    if cascade and cascade.get("ap") is not None:
+        out["served"] = {
+            "roc_auc": cascade["roc_auc"],
+            "average_precision": cascade["ap"],
+            "card_precision_at_100": cascade.get("card_precision_at_100"),
+        }
+        if cascade.get("stage1_metrics"):
+            out["stage1"] = cascade["stage1_metrics"]
+    if fold.get("model"):
+        out["model"] = fold["model"]["metrics"]
+    if fold.get("baseline"):
+        out["gbdt baseline"] = fold["baseline"]["metrics"]
+    return out
+
+
+def summarise_folds(folds: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per scorer and metric: the per-fold values, their mean and standard deviation (ddof=1, as
+    the handbook's pandas `std()`)."""
+    figures = [fold_figures(f) for f in folds]
+    summary: dict[str, dict[str, dict[str, Any]]] = {}
+    for scorer in PREQUENTIAL_SCORERS:
+        if not all(scorer in f for f in figures):
+            continue
+        summary[scorer] = {}
+        for metric in SUMMARY_METRICS:
+            values = [f[scorer].get(metric) for f in figures]
+            if any(v is None for v in values):
+                continue
+            arr = np.array(values, dtype=np.float64)
+            summary[scorer][metric] = {
+                "per_fold": [float(v) for v in arr],
+                "mean": float(arr.mean()),
+                "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+            }
+    return summary
+
+
+def evaluate_prequential(
+    table: FeatureTable,
+    options: EvaluateOptions,
+    *,
+    model_dir: Path | None = None,
+    log: Log | None = None,
+) -> dict[str, Any]:
+    """Every fold of the prequential protocol through `evaluate_table` (the served cascade of
+    the fold's folder, its parts, the GBDT baseline), then the summary over the folds."""
+    say = log or (lambda msg: None)
+    folds: list[dict[str, Any]] = []
+    for split in prequential_folds(table, options):
+        start = str(split.info["train_start"])
+        fold_options = replace(
+            options, protocol="handbook", train_start=start[:10], cascade=model_dir is not None
+        )
+        model = _fold_model(model_dir, start, options) if model_dir is not None else None
+        say(f"fold {len(folds) + 1}/{options.folds}: train from {start[:10]}")
+        body, _ = evaluate_table(table, fold_options, model=model, log=say, split=split)
+        body.pop("_gbdt", None)
+        folds.append(body)
+    return {
+        "protocol": {
+            "name": "prequential",
+            "first_train_start": options.train_start,
+            "folds": options.folds,
+            "fold_step_days": options.fold_step_days,
+            "train_days": options.train_days,
+            "delay_days": options.delay_days,
+            "test_days": options.test_days,
+            "test_weeks": [f["protocol"]["test_first_day"] for f in folds],
+        },
+        "folds": folds,
+        "summary": summarise_folds(folds),
+    }
 
 
 def resolve_spec(features: str, delay_days: float) -> FeatureSpec:
@@ -440,22 +630,22 @@ def evaluate_file(
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.perf_counter()
-    if options.protocol == "handbook" and options.train_start is None:
-        raise EvaluationError("--protocol handbook needs --train-start DATE")
+    prequential = options.protocol == "prequential"
+    if options.protocol in ("handbook", "prequential") and options.train_start is None:
+        raise EvaluationError(f"--protocol {options.protocol} needs --train-start DATE")
     try:
         field_mapping = Mapping.load(mapping)
     except MappingConfigError as exc:
         raise EvaluationError(str(exc)) from None
-    model = (
-        ModelScorer(model_dir, device=options.device, threads=options.threads)
-        if model_dir is not None
-        else None
-    )
-    spec = (
-        model.spec
-        if model is not None
-        else resolve_spec(options.features or mapping, options.delay_days)
-    )
+    model: ModelScorer | None = None
+    spec = resolve_spec(options.features or mapping, options.delay_days)
+    if model_dir is not None and prequential:
+        # Every fold's folder was trained on the same feature spec: the first one's is read.
+        assert options.train_start is not None
+        spec = _fold_model(Path(model_dir), options.train_start, options).spec
+    elif model_dir is not None:
+        model = ModelScorer(model_dir, device=options.device, threads=options.threads)
+        spec = model.spec
     try:
         field_mapping.check_spec(spec)
     except MappingConfigError as exc:
@@ -465,9 +655,11 @@ def evaluate_file(
     events: Iterator[Event] = iter_events(data, field_mapping, errors="skip", skipped=skipped)
     if options.max_rows is not None:
         events = islice(events, options.max_rows)
-    if options.protocol == "handbook" and options.train_start is not None:
+    if options.protocol in ("handbook", "prequential") and options.train_start is not None:
         # The file is in time order: nothing after the last test day matters.
         first_day = int(parse_start(options.train_start) // DAY_S)
+        if prequential:
+            first_day += (options.folds - 1) * options.fold_step_days
         last = first_day + options.train_days + round(options.delay_days) + options.test_days
         events = _until(events, (last + 1) * DAY_S)
     t0 = time.perf_counter()
@@ -480,7 +672,13 @@ def evaluate_file(
     if len(table) == 0:
         raise EvaluationError(f"{data}: no transaction could be read through mapping {mapping!r}")
 
-    body, scores = evaluate_table(table, options, model=model, log=say)
+    scores: dict[str, tuple[NDArray[np.int8], FloatArray]] = {}
+    if prequential:
+        body = evaluate_prequential(
+            table, options, model_dir=Path(model_dir) if model_dir else None, log=say
+        )
+    else:
+        body, scores = evaluate_table(table, options, model=model, log=say)
     gbdt: GBDTModel | None = body.pop("_gbdt", None)
     report: dict[str, Any] = {
         "fraudstream_version": _version("fraudstream"),
@@ -503,7 +701,7 @@ def evaluate_file(
         **body,
     }
     if _is_published_setting(options):
-        report["published"] = HANDBOOK_PUBLISHED
+        report["published"] = PREQUENTIAL_PUBLISHED if prequential else HANDBOOK_PUBLISHED
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
@@ -524,9 +722,13 @@ def evaluate_file(
 
 
 def _is_published_setting(options: EvaluateOptions) -> bool:
-    """The handbook's table holds for its own windows only: 2018-07-25, 7 + 7 + 7 days."""
+    """The handbook's tables hold for its own windows only: 2018-07-25, 7 + 7 + 7 days (and,
+    prequential, four folds a week apart)."""
+    folds_as_published = options.protocol == "handbook" or (
+        options.protocol == "prequential" and (options.folds, options.fold_step_days) == (4, 7)
+    )
     return (
-        options.protocol == "handbook"
+        folds_as_published
         and options.train_start is not None
         and parse_start(options.train_start) == parse_start("2018-07-25")
         and (options.train_days, options.delay_days, options.test_days) == (7, 7.0, 7)
@@ -571,8 +773,54 @@ def write_report(report: dict[str, Any], path: Path) -> None:
     path.write_text(report_json(report) + "\n", encoding="utf-8")
 
 
+def prequential_table(report: dict[str, Any]) -> str:
+    """Per fold and mean ± std of ROC AUC, AP and CP@100, one block per scorer."""
+    folds = report["folds"]
+    summary = report["summary"]
+    names = {
+        "served": "served cascade",
+        "model": "language model alone",
+        "stage1": "stage 1 alone",
+        "gbdt baseline": "gbdt baseline",
+    }
+    head = f"{'scorer':<22} {'fold (train from)':<18} {'ROC AUC':>8} {'AP':>8} {'CP@100':>8}"
+    lines = [head, "-" * len(head)]
+    for scorer, metrics in summary.items():
+        for i, fold in enumerate(folds):
+            cells = [f"{metrics[m]['per_fold'][i]:.4f}" for m in SUMMARY_METRICS if m in metrics]
+            start = fold["protocol"]["train_start"][:10]
+            lines.append(f"{names[scorer]:<22} {start:<18} " + " ".join(f"{c:>8}" for c in cells))
+        cells = [
+            f"{metrics[m]['mean']:.3f}±{metrics[m]['std']:.3f}"
+            for m in SUMMARY_METRICS
+            if m in metrics
+        ]
+        lines.append(f"{names[scorer]:<22} {'mean ± std':<18} " + " ".join(cells))
+    for fold in folds:
+        test, cascade = fold["test"], fold.get("cascade") or {}
+        share = cascade.get("share_to_language_model")
+        lines.append(
+            f"test from {fold['protocol']['test_first_day']}: {test['transactions']:,} "
+            f"transactions, {test['frauds']:,} frauds"
+            + (
+                f"; {share:.1%} to the language model, blend {cascade.get('blend', 0.0)}"
+                if share is not None
+                else ""
+            )
+        )
+    published = report.get("published")
+    if published:
+        lines.append(f"published ({published['source']}):")
+        for name, figures in published.items():
+            if isinstance(figures, dict):
+                lines.append(f"  {name}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    return "\n".join(lines)
+
+
 def summary_table(report: dict[str, Any]) -> str:
     """The headline figures, one line per scorer, for a terminal."""
+    if report.get("protocol", {}).get("name") == "prequential":
+        return prequential_table(report)
     rows: list[tuple[str, dict[str, Any]]] = []
     if report.get("model"):
         rows.append((f"model {report['model']['version']}", report["model"]["metrics"]))

@@ -29,15 +29,27 @@ import click
 )
 @click.option(
     "--protocol",
-    type=click.Choice(["handbook", "time"]),
+    type=click.Choice(["handbook", "prequential", "time"]),
     default=None,
     help="handbook: train/delay/test windows from --train-start, known-compromised cards "
-    "removed; time: the time split of `fraudstream train` (last 15% is the test). "
+    "removed; prequential: --folds such splits a week apart (--model: the folder of "
+    "`fraudstream train --folds`), per fold and mean ± std; time: the time split of "
+    "`fraudstream train` (last 15% is the test). "
     "Default: handbook when --train-start is given, else time.",
 )
 @click.option(
-    "--train-start", help="First training day (YYYY-MM-DD, UTC) of the handbook protocol."
+    "--train-start",
+    help="First training day (YYYY-MM-DD, UTC) of the handbook protocol (prequential: of the "
+    "first fold).",
 )
+@click.option(
+    "--folds",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Prequential: folds, each --fold-step-days after the one before.",
+)
+@click.option("--fold-step-days", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option("--train-days", type=click.IntRange(min=1), default=7, show_default=True)
 @click.option(
     "--delay-days",
@@ -107,6 +119,8 @@ def evaluate(
     mapping: str,
     protocol: str | None,
     train_start: str | None,
+    folds: int,
+    fold_step_days: int,
     train_days: int,
     delay_days: float,
     test_days: int,
@@ -141,9 +155,17 @@ def evaluate(
         raise click.UsageError("--probe needs --model DIR (it measures a model)")
     if cascade_band is not None and not 0.0 <= cascade_band[0] < cascade_band[1] <= 1.0:
         raise click.UsageError("--cascade-band needs 0 <= LOW < HIGH <= 1")
+    if chosen == "prequential" and probe:
+        raise click.UsageError("--probe measures one model folder: not with --protocol prequential")
     options = EvaluateOptions(
-        protocol="handbook" if chosen == "handbook" else "time",
+        protocol="handbook"
+        if chosen == "handbook"
+        else "prequential"
+        if chosen == "prequential"
+        else "time",
         train_start=train_start,
+        folds=folds,
+        fold_step_days=fold_step_days,
         train_days=train_days,
         delay_days=delay_days,
         test_days=test_days,

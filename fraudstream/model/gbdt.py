@@ -303,7 +303,9 @@ class GBDTModel:
             "categorical_names": self.categorical_names,
             "categories": self.codes.vocabularies,
             "params": asdict(self.params),
-            "info": self.info,
+            # The folder's version hashes this file: keep the timing out, so that the same data
+            # and seed give the same version (the model card has the timings).
+            "info": {k: v for k, v in self.info.items() if k != "train_seconds"},
         }
         (d / META_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
 

@@ -12,6 +12,12 @@ in time order):
   calendar days (`floor(timestamp / 86400)`), the handbook's `TX_TIME_DAYS`. For the handbook's
   data and a start on 2018-07-25 this gives its published test set: 58,264 transactions,
   385 frauds (`tests/unit/test_protocol.py`).
+- `prequential_splits`: the handbook's chapters 5-7 protocol, `folds` handbook splits whose
+  windows move forward by `step_days` (one test week) each: with the defaults, training weeks
+  from 2018-07-25, 08-01, 08-08 and 08-15 and test weeks from 2018-08-08, 08-15, 08-22 and 08-29.
+  The handbook's `prequentialSplit` walks back from its last training start
+  (`start_date_training_for_test` = 2018-08-15, `n_folds=4`); walking forward from the first
+  gives the same four folds.
 - `time_split`: train / validation / test by time, for data without a published protocol.
 
 Features are computed once, over the whole stream in time order, before any split: a
@@ -154,6 +160,44 @@ def handbook_split(
         },
     }
     return HandbookSplit(train=train, test=test, test_day=days[test], removed=removed, info=info)
+
+
+def prequential_starts(
+    first: str | date | datetime | float, folds: int, step_days: int
+) -> list[float]:
+    """The training start (epoch seconds) of each prequential fold, oldest first."""
+    if folds < 1 or step_days < 1:
+        raise ValueError("folds and step_days must be >= 1")
+    start = parse_start(first)
+    return [start + f * step_days * DAY_S for f in range(folds)]
+
+
+def prequential_splits(
+    timestamps: ArrayLike,
+    labels: ArrayLike,
+    cards: ArrayLike,
+    *,
+    first_train_start: str | date | datetime | float = "2018-07-25",
+    folds: int = 4,
+    step_days: int = 7,
+    train_days: int = 7,
+    delay_days: int = 7,
+    test_days: int = 7,
+) -> list[HandbookSplit]:
+    """One `handbook_split` per fold, oldest first (see the module docstring). Each fold removes
+    the cards known compromised from its own training and delay days, as the handbook does."""
+    return [
+        handbook_split(
+            timestamps,
+            labels,
+            cards,
+            train_start=start,
+            train_days=train_days,
+            delay_days=delay_days,
+            test_days=test_days,
+        )
+        for start in prequential_starts(first_train_start, folds, step_days)
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 The processor scores every transaction with the folder's calibrated stage 1, sends to the
 language model what the cascade policy routes (`fraudstream/cascade.py`: unread narratives, risky
-narratives, stage 1's uncertain band), and serves the language model's score for those. Routing
+narratives, stage 1's uncertain band), and serves the language model's score for those (or its
+blend with stage 1's, `CascadePolicy.blend`). Routing
 depends on what was read before, so `serve` walks the rows in the order given (file order: time
 order), with a `NarrativeMemory` as large as the settings' default, exactly as the stream would.
 
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fraudstream.cascade import CascadePolicy, NarrativeMemory, replay
+from fraudstream.cascade import CascadePolicy, NarrativeMemory, blend, replay
 from fraudstream.model.stage1 import Stage1Model, load_stage1
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ class _Row:
 @dataclass
 class Served:
     scores: np.ndarray
-    """What is served per row: the language model's score where routed, else stage 1's."""
+    """What is served per row: the language model's score (or the policy's blend of it with
+    stage 1's) where routed, else stage 1's."""
     routed: np.ndarray
     """Per row: whether the language model read it."""
     stage1: np.ndarray | None
@@ -142,8 +144,9 @@ class FolderScorer:
         s1 = self.stage1.score(table.numeric[rows], table.categorical[rows], logits)
         routed = replay(s1, texts, logits, chosen, memory=NarrativeMemory(memory))
         model = np.full(rows.size, np.nan)
+        served = s1.copy()
         idx = np.flatnonzero(routed)
         if idx.size:
             model[idx] = self.score(table, rows[idx], [raw[j] for j in idx])
-        served = np.where(routed, model, s1)
+            served[idx] = blend(s1[idx], model[idx], chosen.blend)
         return Served(served, routed, s1, model)

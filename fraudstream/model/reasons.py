@@ -83,6 +83,10 @@ _STOPWORDS = frozenset(
         "me",
         "we",
         "i",
+        "as",
+        "per",
+        "re",
+        "so",
     ]
 )
 
@@ -227,6 +231,9 @@ def describe_narrative(narrative: str) -> str:
 def describe_phrases(phrases: Sequence[str], narrative: str) -> str:
     if phrases:
         return "narrative mentions " + " and ".join(f"'{p}'" for p in phrases)
+    if not narrative.strip():
+        # The absence of a memo is itself a signal (a takeover's transfer often has none).
+        return "no narrative (empty memo)"
     # No single word stands out (the tower read the narrative as a whole): quote it if short.
     if len(narrative) <= 60:
         return f"narrative '{narrative}'"

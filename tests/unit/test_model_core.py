@@ -18,6 +18,7 @@ from fraudstream.model.presets import PRESETS, ModelConfig, embedding_dim, get_p
 from fraudstream.model.reasons import (
     describe_categorical,
     describe_numeric,
+    describe_phrases,
     feature_groups,
     salient_phrases,
 )
@@ -307,3 +308,17 @@ def test_salient_phrases_join_adjacent_words_and_skip_stop_words() -> None:
     spans = [(0, 6), (7, 10), (11, 14), (15, 19), (20, 24), (25, 28)]
     scores = np.array([0.1, 0.2, 5.0, 1.0, 0.9, 0.05])
     assert salient_phrases(text, spans, scores) == ["gift card"]
+
+
+def test_filler_words_are_never_quoted_alone() -> None:
+    # "as discussed": the attention lands on "as", which names nothing; the phrase is "discussed"
+    text = "as discussed"
+    assert salient_phrases(text, [(0, 2), (3, 12)], np.array([3.0, 1.0])) == ["discussed"]
+    assert salient_phrases("as per", [(0, 2), (3, 6)], np.array([3.0, 1.0])) == []
+
+
+def test_an_empty_memo_is_named_as_such() -> None:
+    assert describe_phrases([], "") == "no narrative (empty memo)"
+    assert describe_phrases([], "  ") == "no narrative (empty memo)"
+    assert describe_phrases([], "goods") == "narrative 'goods'"
+    assert describe_phrases(["gift card"], "gift card x2") == "narrative mentions 'gift card'"

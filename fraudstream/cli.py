@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "config": "fraudstream.stream.run_cli:config",
     "demo": "fraudstream.demo:demo",
     "evaluate": "fraudstream.model.evaluate_cli:evaluate",
+    "evaluate-text": "fraudstream.model.text_recipes_cli:evaluate_text",
     "generate": "fraudstream.synth_cli:generate",
     "kafka": "fraudstream.localkafka.cli:kafka",
     "label": "fraudstream.label_cli:label",

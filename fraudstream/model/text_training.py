@@ -15,9 +15,10 @@ narrative alone, so training works on the distinct ones:
    pretrained; their output for every distinct narrative is computed once and kept. The default
    (`TrainOptions.text_top_layers`) tunes all six layers above the frozen embeddings: an unseen
    word keeps its pretrained vector, while every layer adapts to the fraud task. Measured on
-   held-out memo families, text head alone, two seeds (docs/model.md): ROC AUC 0.994 / 0.995 and
-   96% / 97% of scam memos above the 97th percentile of benign ones, against 0.986 / 0.982 and
-   85% / 84% with the top three layers only and 0.92 with the head on the frozen tower.
+   held-out memo families, text head alone, two seeds (`fraudstream evaluate-text`,
+   docs/model.md): ROC AUC 0.994 / 0.994 and 97% / 96% of scam memos above the 97th percentile
+   of benign ones, against 0.985 / 0.984 and 85% / 84% with the top three layers only and 0.89
+   with the head on the frozen tower.
 3. **Top layers and a text head** are trained on those states for a few epochs (AdamW,
    `Preset.distinct_learning_rate`, `pos_weight` for the imbalance), with the plain-torch layers
    of `model/encoder.py`, which compute what transformers' `BertModel` computes, gradients

@@ -12,7 +12,7 @@ for. This measures that, for the text head alone (no metadata, no fusion, no cas
    narratives of the training rows weighted by their fraud and legitimate counts.
 2. **Held-out memos**: `memos` benign and `memos` scam memos of the *held-out* families
    (`synth/memos.py`), written by the generator's `MemoWriter` for payers two-thirds in GB and
-   the rest spread over the other countries, as the narrative probe's payments are.
+   the rest spread over the other countries (the probe instead takes each payment's own country).
 3. **Figures** per recipe and seed: the ROC AUC of the text logit (scam over benign), the share
    of scam memos above the 97th and the 99th percentile of the benign ones (what is caught at a
    3% / 1% false-alert rate on memos alone), the AUC by language, and the tower's training time.
@@ -126,12 +126,17 @@ def compare(
         Narratives,
         TextTrainOptions,
         lower_states,
+        top_vectors,
         train_top_layers,
     )
-    from fraudstream.model.text_training import _top_vectors as top_vectors
-    from fraudstream.model.train import TrainOptions, choose_split, deterministic, read_table
-    from fraudstream.model.train import _make_tokenizer as make_tokenizer
-    from fraudstream.model.train import _model_config as model_config
+    from fraudstream.model.train import (
+        TrainOptions,
+        choose_split,
+        deterministic,
+        make_tokenizer,
+        model_config,
+        read_table,
+    )
     from fraudstream.text import model_text
 
     say = log or (lambda _msg: None)

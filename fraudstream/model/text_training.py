@@ -249,7 +249,7 @@ def train_top_layers(
     }
 
 
-def _top_vectors(
+def top_vectors(
     module: FraudClassifier, states: _States, frozen: int, idx: np.ndarray, batch_size: int = 256
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Vectors and text logits of narratives `idx` from their frozen-layer states."""
@@ -322,7 +322,7 @@ def train_text(
                 log=functools.partial(_prefixed, log, f"fold {k + 1}/{folds}: "), states=states,
             )  # fmt: skip
             if held.size:
-                v, lg = _top_vectors(module, states, frozen, held)
+                v, lg = top_vectors(module, states, frozen, held)
                 fitted_vec[torch.from_numpy(held)] = v
                 fitted_logit[torch.from_numpy(held)] = lg
             with torch.no_grad():
@@ -332,7 +332,7 @@ def train_text(
     info = train_top_layers(
         module, tokenizer, narratives, pos, neg, options, log=log, states=states
     )
-    vectors, logits = _top_vectors(module, states, frozen, np.arange(n))
+    vectors, logits = top_vectors(module, states, frozen, np.arange(n))
     if folds >= 2:
         unseen = torch.from_numpy(~seen)
         fitted_vec[unseen] = vectors[unseen]

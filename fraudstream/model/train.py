@@ -379,8 +379,8 @@ def fit(
         )
         train_texts = [texts[i] for i in train_idx]
         has_text = any(train_texts)
-        tokenizer = _make_tokenizer(preset, train_texts, options) if has_text else None
-        config = _model_config(preset, preprocessor, tokenizer)
+        tokenizer = make_tokenizer(preset, train_texts, options) if has_text else None
+        config = model_config(preset, preprocessor, tokenizer)
         if options.text_dropout is not None:
             config = replace(config, text_dropout=options.text_dropout)
         if tokenizer is not None:
@@ -891,7 +891,7 @@ def ap_round(x: float) -> float:
     return round(float(x), 6)
 
 
-def _make_tokenizer(preset: Preset, texts: Sequence[str], options: TrainOptions) -> Tokenizer:
+def make_tokenizer(preset: Preset, texts: Sequence[str], options: TrainOptions) -> Tokenizer:
     ceiling = preset.text.max_length
     if preset.tokenizer == "minilm":
         tok = load_minilm_tokenizer(max_length=ceiling)
@@ -907,7 +907,7 @@ def _make_tokenizer(preset: Preset, texts: Sequence[str], options: TrainOptions)
     return tok
 
 
-def _model_config(preset: Preset, pre: Preprocessor, tokenizer: Tokenizer | None) -> ModelConfig:
+def model_config(preset: Preset, pre: Preprocessor, tokenizer: Tokenizer | None) -> ModelConfig:
     text = None
     if tokenizer is not None:
         trunc = tokenizer.truncation

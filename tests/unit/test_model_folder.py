@@ -31,7 +31,7 @@ from fraudstream.model.preprocess import Preprocessor
 from fraudstream.model.presets import get_preset
 from fraudstream.model.thresholds import choose_thresholds
 from fraudstream.model.tokenizer import train_wordpiece
-from fraudstream.model.train import TrainOptions, TrainResult, _model_config, choose_split, fit
+from fraudstream.model.train import TrainOptions, TrainResult, choose_split, fit, model_config
 
 LEGIT = [
     "grocery shopping at {m}",
@@ -93,7 +93,7 @@ def untrained_artifacts(table: FeatureTable) -> TrainResult:
         if any(table.narratives)
         else None
     )
-    config = _model_config(get_preset("tiny"), pre, tok)
+    config = model_config(get_preset("tiny"), pre, tok)
     module = FraudClassifier(config)
     probs = np.linspace(0, 1, len(table))
     return TrainResult(

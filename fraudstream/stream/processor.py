@@ -78,11 +78,11 @@ from fraudstream.batching import (
 from fraudstream.config import Settings
 from fraudstream.dedupe import AlertDedupe, decode_marker, encode_marker
 from fraudstream.features import FeatureSpec, FeatureState
+from fraudstream.input_checks import INPUT_FLAGS, unscorable_record
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.pipeline import (
     TP,
     Admission,
-    AdmissionRules,
     Decision,
     InputRecord,
     Rejected,
@@ -116,6 +116,11 @@ _BatchResult = tuple[np.ndarray, dict[int, list[Reason]], np.ndarray]
 """Scores, reasons of the alerting rows, narrative risk per row (NaN: none)."""
 
 
+class WorkerFailed(RuntimeError):
+    """The worker stopped on an error it cannot recover from (a loop died, a transaction
+    could not be completed): `fraudstream run` exits non-zero so that it is restarted."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Output:
     ticket: Ticket
@@ -144,6 +149,10 @@ class Counters:
     retried_batches: int = 0
     fallbacks: int = 0
     alerts_suppressed: int = 0
+    unscorable: int = 0
+    """Records with a readable id that could not be scored: a dead letter and a review score."""
+    flagged_input: dict[str, int] = field(default_factory=dict)
+    """Scored records per input flag (`input_checks.py`): hidden characters, unknown fields..."""
     started_at: float = field(default_factory=time.monotonic)
     dead_letter_kinds: dict[str, int] = field(default_factory=dict)
     gc: GcStats | None = None
@@ -165,6 +174,8 @@ class Counters:
             "retried_batches": self.retried_batches,
             "fallbacks": self.fallbacks,
             "alerts_suppressed": self.alerts_suppressed,
+            "unscorable": self.unscorable,
+            "flagged_input": dict(self.flagged_input),
             "elapsed_s": round(elapsed, 3),
             "throughput_per_s": round(self.scored / elapsed, 1),
             **({} if self.gc is None else {"gc": self._gc()}),
@@ -254,15 +265,7 @@ class Processor:
         self.gc_watch = GcWatch()
         self.admission = Admission(
             mapping,
-            AdmissionRules(
-                max_message_bytes=settings.max_message_bytes,
-                dlq_max_payload_bytes=settings.dlq_max_payload_bytes,
-                latency_budget_s=settings.latency_budget_ms / 1000.0,
-                max_event_age_s=settings.max_event_age_days * 86400.0,
-                max_future_skew_s=settings.max_future_skew_s,
-                duplicate_window=settings.duplicate_window,
-                worker=self.worker_id,
-            ),
+            settings.admission_rules(self.worker_id),
         )
         self.tracker = OffsetTracker()
         self.latency_model = LatencyModel()
@@ -357,8 +360,9 @@ class Processor:
             self.counters.gc = self.gc_watch.stats
             tasks.append(asyncio.create_task(self._gc_loop(), name="gc"))
         try:
-            await self._stopping.wait()
-            await self._drain(tasks)
+            await self._supervise(tasks)
+            if self._fatal is None:
+                await self._drain(tasks)
         finally:
             for task in tasks:
                 task.cancel()
@@ -372,10 +376,38 @@ class Processor:
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                     loop.remove_signal_handler(sig)
         if self._fatal is not None:
-            raise RuntimeError(
+            raise WorkerFailed(
                 f"processor stopped after an unrecoverable error: {self._fatal}"
             ) from self._fatal
         return self.counters
+
+    async def _supervise(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
+        """Wait for a stop request, or for a loop task to end first: a loop that died while the
+        process lives would score nothing (or commit nothing) in silence. Then the worker stops
+        at once, without draining, and `run` raises naming the loop and its error: an
+        orchestrator restarts it, and what was not committed is read again."""
+        stopping = asyncio.create_task(self._stopping.wait(), name="stop-request")
+        watched: set[asyncio.Task[Any]] = {stopping, *tasks}
+        try:
+            while True:
+                done, watched = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                if stopping in done:
+                    return
+                for task in done:
+                    error = None if task.cancelled() else task.exception()
+                    if error is None and self._stopping.is_set():
+                        continue  # loops end by themselves once asked to stop
+                    cause = error or RuntimeError("it returned while the worker was running")
+                    if self._fatal is None:
+                        self._fatal = RuntimeError(f"the {task.get_name()} loop stopped: {cause!r}")
+                        self._fatal.__cause__ = cause
+                    log.error(
+                        "the %s loop stopped: %r; stopping the worker", task.get_name(), cause
+                    )
+                    self.stop()
+                    return
+        finally:
+            stopping.cancel()
 
     async def _drain(self, tasks: Sequence[asyncio.Task[Any]]) -> None:
         deadline = time.monotonic() + self.settings.shutdown_timeout_s
@@ -672,7 +704,7 @@ class Processor:
         decision = Decision(
             score=min(1.0, max(0.0, score)),
             band=band_of(score, threshold, max(threshold, scoring.block_threshold)),
-            reasons=[r.as_dict() for r in reasons[:5]],
+            reasons=[*(r.as_dict() for r in reasons[:5]), *work.input_reasons],
             model_version=scoring.version,
             stage=stage,
             alert=alert,
@@ -700,6 +732,9 @@ class Processor:
             marker = state_key(ALERTED_ROLE, work.event.transaction_id)
             self.counters.alerts += 1
         self.counters.scored += 1
+        for flag in work.flags:
+            if flag in INPUT_FLAGS:
+                self.counters.flagged_input[flag] = self.counters.flagged_input.get(flag, 0) + 1
         self._send(work.ticket, key, outputs, marker=marker)
         if self.observer is not None:
             self.observer.on_score(record, work.ticket)
@@ -712,11 +747,33 @@ class Processor:
         self.counters.dead_letters += 1
         kinds = self.counters.dead_letter_kinds
         kinds[rejected.error.kind] = kinds.get(rejected.error.kind, 0) + 1
-        self._send(ticket, rejected.source.key, [(self.settings.topics.dlq, rejected.payload)])
+        outputs = [(self.settings.topics.dlq, rejected.payload)]
+        record = None
+        if rejected.ids is not None:
+            # Fail closed: the payment named in it gets a verdict too (input_checks.py).
+            src = rejected.source
+            record = unscorable_record(
+                transaction_id=rejected.ids[0],
+                account_id=rejected.ids[1],
+                error=rejected.error,
+                source={
+                    "topic": src.topic,
+                    "partition": src.partition,
+                    "offset": src.offset,
+                    "timestamp_ms": src.timestamp_ms,
+                },
+                model_version=self.scoring.version,
+                now_ms=int(time.time() * 1000),
+            )
+            outputs.append((self.settings.topics.scores, orjson.dumps(record)))
+            self.counters.unscorable += 1
+        self._send(ticket, rejected.source.key, outputs)
         if self.listener is not None:
             self.listener(
                 "dead_letter", {"kind": rejected.error.kind, "offset": rejected.source.offset}
             )
+            if record is not None:
+                self.listener("score", record)
 
     def _send(
         self,

@@ -92,8 +92,14 @@ def run(
     settings = settings_from_flags(config_file, bootstrap, **flags)
     setup_logging(settings)
     from fraudstream.stream.app import run_processor
+    from fraudstream.stream.processor import WorkerFailed
 
-    counters = asyncio.run(run_processor(settings, exit_when_idle=exit_when_idle))
+    try:
+        counters = asyncio.run(run_processor(settings, exit_when_idle=exit_when_idle))
+    except WorkerFailed as exc:
+        # One line, the cause in it, exit status 1: the orchestrator restarts the worker, and
+        # what it had not committed is read again.
+        raise click.ClickException(str(exc)) from None
     click.echo(orjson.dumps(counters, option=orjson.OPT_SORT_KEYS).decode(), err=True)
 
 

@@ -19,9 +19,21 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Union, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Literal,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 import yaml
+
+if TYPE_CHECKING:
+    from fraudstream.pipeline import AdmissionRules
 
 ENV_PREFIX = "FRAUDSTREAM_"
 
@@ -214,6 +226,11 @@ class Settings:
     """exactly_once: the broker aborts a transaction left open this long (a stuck worker)."""
     duplicate_window: int = 100_000
     """How many recent transaction ids per partition are remembered to spot duplicates."""
+    strict_schema: bool = False
+    """Dead-letter native transactions with fields the schema does not know, or with hidden
+    characters or look-alike letters in a text, as the schema's letter says. Off: they are
+    scored and flagged (`fraudstream/input_checks.py`), so that neither a new upstream field
+    nor a zero-width space in a memo can switch screening off."""
     web_port: int | None = None
     """Serve the live page and /metrics on this port (`run --web-port`); empty: no page."""
     web_host: str = "0.0.0.0"
@@ -228,6 +245,21 @@ class Settings:
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     SECTIONS: ClassVar[tuple[str, ...]] = ("kafka", "topics")
+
+    def admission_rules(self, worker: str) -> AdmissionRules:
+        """What the admission (`pipeline.py`) checks, from these settings."""
+        from fraudstream.pipeline import AdmissionRules
+
+        return AdmissionRules(
+            max_message_bytes=self.max_message_bytes,
+            dlq_max_payload_bytes=self.dlq_max_payload_bytes,
+            latency_budget_s=self.latency_budget_ms / 1000.0,
+            max_event_age_s=self.max_event_age_days * 86400.0,
+            max_future_skew_s=self.max_future_skew_s,
+            duplicate_window=self.duplicate_window,
+            strict_schema=self.strict_schema,
+            worker=worker,
+        )
 
     def check(self) -> None:
         self.kafka.check()

@@ -525,6 +525,18 @@ class Mapping:
 
     # -- per record --
 
+    def readable_ids(self, record: AbcMapping[str, Any]) -> tuple[str, str] | None:
+        """(transaction id, the record key's entity, e.g. the account) when both can be read,
+        even from a record that cannot become an event: the fail-closed score names them."""
+        tx_id, key = self._get_id(record), self._key_get(record)
+        if isinstance(tx_id, int) and not isinstance(tx_id, bool):
+            tx_id = str(tx_id)
+        if not isinstance(tx_id, str) or not 0 < len(tx_id) <= 128 or not tx_id.isprintable():
+            return None
+        if isinstance(key, int) and not isinstance(key, bool):
+            key = str(key)
+        return tx_id, key if isinstance(key, str) and len(key) <= 128 else ""
+
     def to_event(self, record: AbcMapping[str, Any]) -> Event | FieldError:
         """The record as an `Event`, or the first reason it cannot be one."""
         raw = self._get_id(record)

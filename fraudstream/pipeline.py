@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fraudstream import __version__
+from fraudstream import __version__, input_checks
 from fraudstream.events import Event
 from fraudstream.features import FeatureRow
 from fraudstream.logs import mask_identifiers
@@ -71,6 +71,8 @@ class Work:
     tokens: int = 0
     token_ids: list[int] | None = None
     flags: list[str] = field(default_factory=list)
+    input_reasons: list[dict[str, Any]] = field(default_factory=list)
+    """Reasons about the input itself (`input_checks.py`): said on the score whatever it is."""
     ticket: Any = None
     """The Kafka shell's handle for acknowledging this record's outputs (opaque here)."""
     scoring: Any = None
@@ -84,6 +86,9 @@ class Rejected:
     error: DecodeError
     payload: bytes
     """The dead-letter record, encoded."""
+    ids: tuple[str, str] | None = None
+    """(transaction id, account) when the record names its payment: it also gets a score
+    record, band review (`input_checks.unscorable_record`)."""
 
 
 class PartitionState(Protocol):
@@ -99,6 +104,9 @@ class AdmissionRules:
     max_future_skew_s: float = 86400.0
     duplicate_window: int = 100_000
     require_key: bool = True
+    strict_schema: bool = False
+    """Dead-letter native records with unknown fields or hidden characters instead of scoring
+    them with a flag (`input_checks.py`)."""
     worker: str = "fraudstream"
 
 
@@ -109,8 +117,9 @@ class Admission:
         self.mapping = mapping
         self.rules = rules
         self.native = mapping.name == "native"
-        # transaction id -> (partition, offset) of its first sighting, per partition; bounded.
-        self._seen: dict[TP, OrderedDict[str, int]] = {}
+        # transaction id -> (offset, content digest) of its first sighting, per partition;
+        # bounded.
+        self._seen: dict[TP, OrderedDict[str, tuple[int, bytes]]] = {}
 
     def revoke(self, tp: TP) -> None:
         self._seen.pop(tp, None)
@@ -127,22 +136,36 @@ class Admission:
         """`now` is monotonic (deadlines), `wall_now` epoch seconds (timestamp sanity)."""
         t0 = now if clock is None else clock()
         error = self._check_key(rec)
-        obj: dict[str, Any] | DecodeError
-        if error is None:
-            obj = decode_json(rec.value, max_bytes=self.rules.max_message_bytes)
-            if isinstance(obj, DecodeError):
-                error = obj
-            elif self.native:
-                error = validate_transaction(obj)
+        obj = decode_json(rec.value, max_bytes=self.rules.max_message_bytes)
+        if isinstance(obj, DecodeError):
+            return self.reject(rec, error or obj, wall_now)
+        if error is None and self.native:
+            error = validate_transaction(obj, strict=self.rules.strict_schema)
         if error is not None:
-            return self.reject(rec, error, wall_now)
-        assert isinstance(obj, dict)
+            return self.reject(rec, error, wall_now, obj)
         event = self.mapping.to_event(obj)
         if isinstance(event, FieldError):
-            return self.reject(rec, DecodeError(event.kind, event.message, event.field), wall_now)
-        error = self._check_time(event, wall_now) or self._check_duplicate(rec, event)
-        if error is not None:
-            return self.reject(rec, error, wall_now)
+            error = DecodeError(event.kind, event.message, event.field)
+            return self.reject(rec, error, wall_now, obj)
+        if error := self._check_time(event, wall_now):
+            return self.reject(rec, error, wall_now, obj)
+        seen = self._check_duplicate(rec, event)
+        if isinstance(seen, DecodeError):
+            return self.reject(rec, seen, wall_now)  # a retry: the first copy's score stands
+        flags, reasons = input_checks.text_findings(
+            input_checks.native_texts(obj, event.narrative)
+            if self.native
+            else {"memo": event.narrative}
+        )
+        if self.native and not self.rules.strict_schema:
+            more_flags, more_reasons = input_checks.unknown_field_findings(obj)
+            flags += more_flags
+            reasons += more_reasons
+        if seen:
+            flags.append(input_checks.CHANGED_DUPLICATE)
+            reasons.append(
+                input_checks.reason("the transaction id was seen before with other content")
+            )
         t1 = now if clock is None else clock()
         row = state.process(event, rec.offset)
         t2 = now if clock is None else clock()
@@ -154,9 +177,18 @@ class Admission:
             read_at=t0,
             deadline=t0 + self.rules.latency_budget_s,
             timings={"decode": t1 - t0, "state": t2 - t1},
+            flags=flags,
+            input_reasons=reasons,
         )
 
-    def reject(self, rec: InputRecord, error: DecodeError, wall_now: float) -> Rejected:
+    def reject(
+        self,
+        rec: InputRecord,
+        error: DecodeError,
+        wall_now: float,
+        obj: Mapping[str, Any] | None = None,
+    ) -> Rejected:
+        """The dead letter; with `obj`, the decoded record, the payment's ids when readable."""
         payload = dead_letter(
             error,
             topic=rec.topic,
@@ -170,7 +202,8 @@ class Admission:
             worker=self.rules.worker,
             max_payload_bytes=self.rules.dlq_max_payload_bytes,
         )
-        return Rejected(rec, error, payload)
+        ids = self.mapping.readable_ids(obj) if obj is not None else None
+        return Rejected(rec, error, payload, ids)
 
     def _check_key(self, rec: InputRecord) -> DecodeError | None:
         if self.rules.require_key and not rec.key:
@@ -196,23 +229,29 @@ class Admission:
             )
         return None
 
-    def _check_duplicate(self, rec: InputRecord, event: Event) -> DecodeError | None:
-        """A second record with an id already seen is dead-lettered: scoring it again would alert
-        twice. The same record read again (a replay after a crash) is not a duplicate."""
+    def _check_duplicate(self, rec: InputRecord, event: Event) -> DecodeError | bool:
+        """A second record with an id already seen and the same bytes is a producer's retry:
+        dead-lettered, since scoring it again would alert twice. With other content it is a
+        second payment under a known id: True (scored, flagged). The same record read again (a
+        replay after a crash) is neither: False."""
         seen = self._seen.get(rec.tp)
         if seen is None:
             seen = self._seen[rec.tp] = OrderedDict()
+        digest = input_checks.content_digest(rec.value)
         first = seen.get(event.transaction_id)
         if first is None:
-            seen[event.transaction_id] = rec.offset
+            seen[event.transaction_id] = (rec.offset, digest)
             if len(seen) > self.rules.duplicate_window:
                 seen.popitem(last=False)
-            return None
-        if first == rec.offset:
-            return None
+            return False
+        offset, first_digest = first
+        if offset == rec.offset:
+            return False
+        if digest != first_digest:
+            return True
         return DecodeError(
             "duplicate",
-            f"transaction id already seen at {rec.topic}[{rec.partition}]@{first}",
+            f"transaction id already seen at {rec.topic}[{rec.partition}]@{offset}",
             "transaction_id",
         )
 

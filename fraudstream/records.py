@@ -138,9 +138,14 @@ def _json_type(v: object) -> str:
     return "object"
 
 
-def check_text(value: str, field: str, max_len: int) -> DecodeError | None:
+def check_text(value: str, field: str, max_len: int, *, strict: bool = True) -> DecodeError | None:
+    """The schema's `$defs/text`. Not strict (the processor's default): only the length; hidden
+    characters and homoglyphs are then the model's to read through (`fraudstream/text.py`
+    normalises them away and reports them as flags), not a way to skip screening."""
     if len(value) > max_len:
         return DecodeError("bad_value", f"longer than {max_len} characters", field)
+    if not strict:
+        return None
     if value.isascii():
         if not value.isprintable() and _BAD_TEXT_CHARS.search(value):
             return DecodeError("bad_value", "contains control characters", field)
@@ -201,13 +206,16 @@ def parse_rfc3339(value: str) -> float | None:
         return None
 
 
-def validate_transaction(obj: Mapping[str, Any]) -> DecodeError | None:
-    """The native schema's rules, in code. None when `obj` is a valid transaction."""
+def validate_transaction(obj: Mapping[str, Any], *, strict: bool = True) -> DecodeError | None:
+    """The native schema's rules, in code. None when `obj` is a valid transaction.
+
+    `strict=False` (the processor's default, `strict_schema: false`): unknown fields are
+    ignored (a bank adding a field to its schema must not stop screening), and text is checked
+    for its length only (see `check_text`); `unknown_fields` lists what was ignored."""
     for name in _REQUIRED:
         if name not in obj:
             return DecodeError("missing_field", "required field is missing", name)
-    err = _check_unknown(obj, _TOP_FIELDS, "")
-    if err:
+    if strict and (err := _check_unknown(obj, _TOP_FIELDS, "")):
         return err
     err = _check_id(obj["transaction_id"], "transaction_id") or _check_id(
         obj["account_id"], "account_id"
@@ -240,7 +248,7 @@ def validate_transaction(obj: Mapping[str, Any]) -> DecodeError | None:
         return DecodeError(
             "wrong_type", f"expected a string, got {_json_type(narrative)}", "narrative"
         )
-    if err := check_text(narrative, "narrative", MAX_NARRATIVE_LEN):
+    if err := check_text(narrative, "narrative", MAX_NARRATIVE_LEN, strict=strict):
         return err
     channel = obj["channel"]
     if not isinstance(channel, str):
@@ -251,11 +259,11 @@ def validate_transaction(obj: Mapping[str, Any]) -> DecodeError | None:
             f"must be one of {', '.join(sorted(CHANNELS))}, got {channel[:40]!r}",
             "channel",
         )
-    if err := _validate_merchant(obj["merchant"]):
+    if err := _validate_merchant(obj["merchant"], strict):
         return err
-    if "counterparty" in obj and (err := _validate_counterparty(obj["counterparty"])):
+    if "counterparty" in obj and (err := _validate_counterparty(obj["counterparty"], strict)):
         return err
-    if "device" in obj and (err := _validate_device(obj["device"])):
+    if "device" in obj and (err := _validate_device(obj["device"], strict)):
         return err
     if "metadata" in obj and not isinstance(obj["metadata"], dict):
         return DecodeError(
@@ -264,40 +272,58 @@ def validate_transaction(obj: Mapping[str, Any]) -> DecodeError | None:
     return None
 
 
+def unknown_fields(obj: Mapping[str, Any]) -> list[str]:
+    """The fields of a native transaction that the schema does not know, as dotted paths."""
+    found = [name for name in obj if name not in _TOP_FIELDS]
+    for where, allowed in (
+        ("merchant", _MERCHANT_FIELDS),
+        ("counterparty", _COUNTERPARTY_FIELDS),
+        ("device", _DEVICE_FIELDS),
+    ):
+        inner = obj.get(where)
+        if isinstance(inner, dict):
+            found += [f"{where}.{name}" for name in inner if name not in allowed]
+    return found
+
+
 def _validate_object(
-    v: object, where: str, required: tuple[str, ...], allowed: frozenset[str]
+    v: object, where: str, required: tuple[str, ...], allowed: frozenset[str], strict: bool
 ) -> DecodeError | None:
     if not isinstance(v, dict):
         return DecodeError("wrong_type", f"expected an object, got {_json_type(v)}", where)
     for name in required:
         if name not in v:
             return DecodeError("missing_field", "required field is missing", f"{where}.{name}")
-    return _check_unknown(v, allowed, where)
+    return _check_unknown(v, allowed, where) if strict else None
 
 
-def _validate_name(v: object, field: str) -> DecodeError | None:
+def _validate_name(v: object, field: str, strict: bool) -> DecodeError | None:
     if not isinstance(v, str):
         return DecodeError("wrong_type", f"expected a string, got {_json_type(v)}", field)
-    return check_text(v, field, MAX_NAME_LEN)
+    return check_text(v, field, MAX_NAME_LEN, strict=strict)
 
 
-def _validate_merchant(m: object) -> DecodeError | None:
-    err = _validate_object(m, "merchant", ("name", "mcc", "country"), _MERCHANT_FIELDS)
+def _validate_merchant(m: object, strict: bool) -> DecodeError | None:
+    err = _validate_object(m, "merchant", ("name", "mcc", "country"), _MERCHANT_FIELDS, strict)
     if err:
         return err
     assert isinstance(m, dict)
     if "id" in m and (err := _check_id(m["id"], "merchant.id")):
         return err
     return (
-        _validate_name(m["name"], "merchant.name")
+        _validate_name(m["name"], "merchant.name", strict)
         or _check_pattern(m["mcc"], "merchant.mcc", _MCC, "a 4-digit merchant category code")
         or _check_pattern(m["country"], "merchant.country", _COUNTRY, "an ISO 3166 alpha-2 code")
     )
 
 
-def _validate_counterparty(c: object) -> DecodeError | None:
+def _validate_counterparty(c: object, strict: bool) -> DecodeError | None:
     err = _validate_object(
-        c, "counterparty", ("name", "account", "country", "new_beneficiary"), _COUNTERPARTY_FIELDS
+        c,
+        "counterparty",
+        ("name", "account", "country", "new_beneficiary"),
+        _COUNTERPARTY_FIELDS,
+        strict,
     )
     if err:
         return err
@@ -315,13 +341,13 @@ def _validate_counterparty(c: object) -> DecodeError | None:
             f"expected a boolean, got {_json_type(c['new_beneficiary'])}",
             "counterparty.new_beneficiary",
         )
-    return _validate_name(c["name"], "counterparty.name") or _check_pattern(
+    return _validate_name(c["name"], "counterparty.name", strict) or _check_pattern(
         c["country"], "counterparty.country", _COUNTRY, "an ISO 3166 alpha-2 code"
     )
 
 
-def _validate_device(d: object) -> DecodeError | None:
-    err = _validate_object(d, "device", ("id", "ip_country"), _DEVICE_FIELDS)
+def _validate_device(d: object, strict: bool) -> DecodeError | None:
+    err = _validate_object(d, "device", ("id", "ip_country"), _DEVICE_FIELDS, strict)
     if err:
         return err
     assert isinstance(d, dict)

@@ -14,7 +14,8 @@ Scenarios: `kill9` (SIGKILL at random moments, a new worker each time, both mode
 (stop and start the broker), `rebalance` (workers 1 -> 2 -> 3 -> 1), `stuck-commit` (exactly_once
 transaction commits delayed past `transaction_timeout_ms`, and slow ones below it), `zombie`
 (exactly_once: a worker frozen past its session timeout, then woken up, must be fenced), `hostile`
-(at least 15 kinds of malformed input mixed with good input), `sigterm` (drain and exit 0), and
+(malformed input and payments in disguise, 24 kinds, mixed with good input: every payment gets a
+decision), `sigterm` (drain and exit 0), and
 `all`. The pytest fault tests (tests/integration/test_faults.py) call the same functions with
 smaller counts.
 
@@ -75,11 +76,35 @@ def good_record(i: int, *, accounts: int = 200) -> tuple[bytes, bytes, str]:
     return tx["account_id"].encode(), orjson.dumps(tx), tid
 
 
+# Hostile kinds that are valid payments in disguise: scored, with this flag (input_checks.py).
+EVASIONS: dict[str, str] = {
+    "zero_width": "hidden_characters",
+    "bidi": "hidden_characters",
+    "homoglyph": "confusable_letters",
+    "fullwidth": "compatibility_forms",
+    "combining_marks": "combining_marks",
+    "unknown_field": "unknown_fields",
+}
+# Kinds that cannot be scored but name their payment: a dead letter and a review score.
+REVIEWED = frozenset(
+    {
+        "wrong_type",
+        "missing_field",
+        "negative_amount",
+        "far_past",
+        "far_future",
+        "null_key",
+        "empty_key",
+    }
+)
+
+
 def hostile_records(
     per_kind: int, *, huge: int = 2
 ) -> Iterator[tuple[str, bytes | None, bytes | None]]:
-    """(kind, key, value) of malformed inputs: the kinds the issue names, and a few more.
-    `huge` 10 MB messages are sent in all (they are expensive, not numerous)."""
+    """(kind, key, value) of hostile inputs: malformed records (`REVIEWED` and the rest) and
+    valid payments in disguise (`EVASIONS`). `huge` 10 MB messages are sent in all (they are
+    expensive, not numerous)."""
     base = transaction()
 
     def tx(i: int, **changes: Any) -> bytes:
@@ -105,6 +130,11 @@ def hostile_records(
         ("zero_width", lambda i: (b"acc-1", tx(i, narrative=f"TESCO\u200b STORES {i}"))),
         ("bidi", lambda i: (b"acc-1", tx(i, narrative=f"PAY \u202eLAPYAP\u202c {i}"))),
         ("homoglyph", lambda i: (b"acc-1", tx(i, narrative=f"P\u0430ypal refund {i}"))),
+        ("fullwidth", lambda i: (b"acc-1", tx(i, narrative=f"\uff27\uff29\uff26\uff34 card {i}"))),
+        (
+            "combining_marks",
+            lambda i: (b"acc-1", tx(i, narrative=f"s\u0336a\u0336f\u0336e account {i}")),
+        ),
         ("far_past", lambda i: (b"acc-1", tx(i, timestamp="1970-01-02T00:00:00Z"))),
         ("far_future", lambda i: (b"acc-1", tx(i, timestamp="2999-01-01T00:00:00Z"))),
         ("null_key", lambda i: (None, tx(i))),
@@ -122,6 +152,11 @@ def hostile_records(
     for _ in range(huge):
         yield "oversized_10mb", b"acc-1", tx(n, narrative="x" * (10 * 1024 * 1024))
         n += 1
+
+
+def _tx_id(value: bytes | None) -> str:
+    doc = orjson.loads(value or b"{}")
+    return str(doc["transaction_id"])
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -721,8 +756,10 @@ async def zombie(env: Env, *, freeze_s: float = 12.0, rate: float = 300.0) -> di
 async def hostile(
     env: Env, *, good: int = 10_000, per_kind: int = 500, huge: int = 2
 ) -> dict[str, Any]:
-    """Malformed input of many kinds mixed with good input, one worker: every bad one on the
-    dead-letter topic with a reason, every good one scored, no crash, peak memory."""
+    """Hostile input of many kinds mixed with good input, one worker, counted from the outside:
+    every malformed record on the dead-letter topic with a reason (and a review score when it
+    names its payment), every payment in disguise (`EVASIONS`, and good ids re-sent with other
+    content) scored once with its flag, every good one scored once, no crash, peak memory."""
     from fraudstream.stream.produce import produce_routed
 
     settings = await prepare(env)
@@ -730,14 +767,24 @@ async def hostile(
     bad = list(hostile_records(per_kind, huge=huge))
     rng = random.Random(7)
     goods = [good_record(i) for i in range(good)]
-    # A repeated transaction id is bad too (kind "duplicate"): a second copy of one of the first
-    # `copies` good records, placed after all of them so the original is always read first.
+    # A repeated transaction id: the same bytes again (kind "duplicate", a producer's retry:
+    # dead-lettered) or other content under it (kind "changed_resend": a second payment,
+    # scored and flagged), placed after all the good ones so the original is read first.
     copies = min(good, max(1, per_kind))
+    changed = [
+        (k, v.replace(b'"amount":42.0', b'"amount":4200.0'), t)
+        for k, v, t in goods[copies : 2 * copies]
+    ]
     keyed: list[tuple[float, tuple[str, bytes | None, bytes | None]]] = [
         (i / good, ("good", k, v)) for i, (k, v, _) in enumerate(goods)
     ]
     keyed += [(rng.random(), item) for item in bad]
-    keyed += [(rng.uniform(copies / good, 1.0), ("duplicate", k, v)) for k, v, _ in goods[:copies]]
+    keyed += [
+        (rng.uniform(2 * copies / good, 1.0), ("duplicate", k, v)) for k, v, _ in goods[:copies]
+    ]
+    keyed += [
+        (rng.uniform(2 * copies / good, 1.0), ("changed_resend", k, v)) for k, v, _ in changed
+    ]
     keyed.sort(key=lambda kv: kv[0])
     stream = [item for _, item in keyed]
     t0 = time.monotonic()
@@ -747,26 +794,61 @@ async def hostile(
     routed: list[Any] = [(topic, k, v) for _, k, v in stream]
     await produce_routed(settings.kafka, routed)
     code = await worker.wait_exit(timeout=600)
-    counts = await tally(settings, {g[2] for g in goods})
+    scores = await read_topic(settings.kafka, settings.topics.scores, timeout=120)
     dead = await read_topic(settings.kafka, settings.topics.dlq, timeout=120)
     with_reason = sum(1 for r in dead if (r.json() or {}).get("error", {}).get("kind"))
     kinds: dict[str, int] = {}
     for r in dead:
         kind = r.json()["error"]["kind"]
         kinds[kind] = kinds.get(kind, 0) + 1
-    bad_sent = len(stream) - good
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for r in scores:
+        doc = r.json()
+        by_id.setdefault(doc["transaction_id"], []).append(doc)
+    good_ids = {g[2] for g in goods}
+    changed_ids = {t for _, _, t in changed}
+    evasions = [(kind, _tx_id(v)) for kind, _, v in stream if kind in EVASIONS]
+    reviewed = [_tx_id(v) for kind, _, v in stream if kind in REVIEWED]
+    dead_expected = sum(
+        1 for kind, _, _ in stream if kind not in {"good", "changed_resend", *EVASIONS}
+    )
+
+    def flagged(tid: str, flag: str, index: int = 0) -> bool:
+        got = by_id.get(tid, [])
+        return len(got) > index and flag in got[index]["flags"]
+
     peak_rss_mb = round(worker.rusage.ru_maxrss / 1024, 1) if worker.rusage is not None else None
     return {
         "scenario": "hostile",
         "good_sent": good,
-        "bad_sent": bad_sent,
+        "bad_sent": len(stream) - good - len(changed),
         "bad_input_kinds": len({k for k, _, _ in stream if k != "good"}),
         "dead_letters": len(dead),
+        "dead_letters_expected": dead_expected,
         "dead_letters_with_reason": with_reason,
         "dead_letter_kinds": dict(sorted(kinds.items())),
-        "good_scored": len(id_counts(await read_topic(settings.kafka, settings.topics.scores))),
-        "missing": counts["missing"],
-        "duplicates": counts["duplicates"],
+        "good_scored": sum(1 for t in good_ids if t in by_id),
+        "missing": sum(1 for t in good_ids if t not in by_id),
+        # beyond one score per good id, but for the re-sent ones with other content (two each)
+        "duplicates": sum(
+            len(by_id.get(t, [])) - (2 if t in changed_ids else 1) for t in good_ids if t in by_id
+        ),
+        "evasions_sent": len(evasions),
+        "evasions_scored_flagged": sum(
+            1 for kind, t in evasions if len(by_id.get(t, [])) == 1 and flagged(t, EVASIONS[kind])
+        ),
+        "changed_resends_sent": len(changed),
+        "changed_resends_flagged": sum(
+            1 for t in changed_ids if flagged(t, "duplicate_id_changed_content", 1)
+        ),
+        "unscorable_sent": len(reviewed),
+        "unscorable_reviewed": sum(
+            1
+            for t in reviewed
+            if len(by_id.get(t, [])) == 1
+            and by_id[t][0]["band"] == "review"
+            and flagged(t, "unscorable_input")
+        ),
         "worker_exit_code": code,
         "peak_rss_mb": peak_rss_mb,
         "elapsed_s": round(time.monotonic() - t0, 1),
@@ -889,7 +971,7 @@ async def run_scenarios(
     type=int,
     default=10_000,
     show_default=True,
-    help="hostile: good records (about as many malformed ones, of 22 kinds, go with them).",
+    help="hostile: good records (about as many hostile ones, of 24 kinds, go with them).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON document.")
 def chaos(

@@ -50,7 +50,6 @@ from fraudstream.features import FeatureSpec, FeatureState
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.pipeline import (
     Admission,
-    AdmissionRules,
     Decision,
     InputRecord,
     Rejected,
@@ -85,15 +84,7 @@ class FaustScorer:
         self.spec = spec
         self.admission = Admission(
             mapping,
-            AdmissionRules(
-                max_message_bytes=settings.max_message_bytes,
-                dlq_max_payload_bytes=settings.dlq_max_payload_bytes,
-                latency_budget_s=settings.latency_budget_ms / 1000.0,
-                max_event_age_s=settings.max_event_age_days * 86400.0,
-                max_future_skew_s=settings.max_future_skew_s,
-                duplicate_window=settings.duplicate_window,
-                worker=worker,
-            ),
+            settings.admission_rules(worker),
         )
         self.states: dict[int, FeatureState] = {}
         self.model_pool = ThreadPoolExecutor(1, thread_name_prefix="faust-model")

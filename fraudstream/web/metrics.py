@@ -161,6 +161,21 @@ class ProcessorMetrics(Collector):
         if not kinds and counts.get("dead_letters"):
             dead.add_metric(["unknown"], int(counts["dead_letters"]))
         yield dead
+        yield CounterMetricFamily(
+            "fraudstream_unscorable",
+            "Records that named a payment but could not be scored: a dead letter and a score "
+            "with band review and flag unscorable_input.",
+            value=int(counts.get("unscorable", 0)),
+        )
+        flagged = CounterMetricFamily(
+            "fraudstream_flagged_input",
+            "Scored records whose input carried an anomaly (hidden characters, look-alike "
+            "letters, unknown fields, a re-sent id with other content).",
+            labels=["flag"],
+        )
+        for flag, n in sorted((counts.get("flagged_input") or {}).items()):
+            flagged.add_metric([flag], n)
+        yield flagged
 
         stage = HistogramMetricFamily(
             "fraudstream_stage_duration_seconds",

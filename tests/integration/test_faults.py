@@ -74,13 +74,21 @@ async def test_zombie_worker_is_fenced_after_its_partitions_moved(
     assert result["duplicate_alerts"] == 0, result
 
 
-async def test_hostile_input_all_dead_lettered_with_a_reason_all_good_scored(
+async def test_hostile_input_every_payment_gets_a_decision_malformed_ones_dead_lettered(
     kafka_broker: BrokerInfo, topic_prefix: str, tmp_path: Path
 ) -> None:
     env = chaos.Env(kafka_broker.bootstrap, prefix=topic_prefix, log_dir=tmp_path)
     result = await chaos.hostile(env, good=400, per_kind=4, huge=1)
-    assert result["bad_input_kinds"] >= 15, result
-    assert result["dead_letters"] == result["dead_letters_with_reason"] == result["bad_sent"]
+    assert result["bad_input_kinds"] >= 20, result
+    # malformed: dead-lettered with a reason, and a review score when it names its payment
+    assert result["dead_letters"] == result["dead_letters_with_reason"]
+    assert result["dead_letters"] == result["dead_letters_expected"], result
+    assert result["unscorable_sent"] > 0
+    assert result["unscorable_reviewed"] == result["unscorable_sent"], result
+    # payments in disguise: scored once, with the flag that says what was hidden
+    assert result["evasions_sent"] > 0
+    assert result["evasions_scored_flagged"] == result["evasions_sent"], result
+    assert result["changed_resends_flagged"] == result["changed_resends_sent"] > 0, result
     assert result["good_scored"] == result["good_sent"] and result["missing"] == 0, result
     assert result["duplicates"] == 0 and result["worker_exit_code"] == 0, result
 

@@ -62,7 +62,16 @@ async def test_every_input_scored_or_dead_lettered(
     alerts = await read_topic(settings.kafka, settings.topics.alerts)
     dead = await read_topic(settings.kafka, settings.topics.dlq)
     ids = id_counts(scores)
-    assert len(ids) == n and set(ids.values()) == {1}
+    # Fail closed: the three bad records that name their payment (bad amount, bad timestamp,
+    # no key) get a review score as well as their dead letter.
+    unscorable = {"bad-amount", "bad-ts", "no-key"}
+    assert set(ids) == {f"tx-{i:06d}" for i in range(n)} | unscorable
+    assert set(ids.values()) == {1}
+    for r in scores:
+        doc = r.json()
+        if doc["transaction_id"] in unscorable:
+            assert doc["band"] == "review" and doc["stage"] == "unscorable"
+            assert doc["flags"][0] == "unscorable_input" and doc["reasons"][0]["text"]
     assert len(dead) == len(BAD)
     kinds = sorted(r.json()["error"]["kind"] for r in dead)
     assert kinds == sorted(
@@ -86,5 +95,6 @@ async def test_every_input_scored_or_dead_lettered(
     assert set(one["timings_ms"]) >= {"decode", "state", "queue", "inference", "produce"}
     assert one["model_version"] == "fake-0001"
     assert counters.scored == n and counters.dead_letters == len(BAD)
+    assert counters.unscorable == len(unscorable)
     # The committed offsets cover every input: a restart would read nothing again.
     assert processor.tracker.in_flight() == 0

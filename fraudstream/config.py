@@ -226,6 +226,9 @@ class Settings:
     """exactly_once: the broker aborts a transaction left open this long (a stuck worker)."""
     duplicate_window: int = 100_000
     """How many recent transaction ids per partition are remembered to spot duplicates."""
+    max_key_bytes: int = 256
+    """Records with a longer key are dead-lettered as `bad_key` (with the key's sha256): an
+    account id is never that long, and every output would carry it."""
     strict_schema: bool = False
     """Dead-letter native transactions with fields the schema does not know, or with hidden
     characters or look-alike letters in a text, as the schema's letter says. Off: they are
@@ -233,8 +236,9 @@ class Settings:
     nor a zero-width space in a memo can switch screening off."""
     web_port: int | None = None
     """Serve the live page and /metrics on this port (`run --web-port`); empty: no page."""
-    web_host: str = "0.0.0.0"
-    """Address the page listens on; 127.0.0.1 keeps it to this machine."""
+    web_host: str = "127.0.0.1"
+    """Address the page and /metrics listen on: this machine only by default (they have no
+    authentication); 0.0.0.0 (in a container, or behind a proxy) serves every interface."""
     drift_window: int = 10_000
     """The drift watch compares the latest this-many scores with the model card's validation."""
     drift_psi_bound: float = 0.25
@@ -257,6 +261,7 @@ class Settings:
             max_event_age_s=self.max_event_age_days * 86400.0,
             max_future_skew_s=self.max_future_skew_s,
             duplicate_window=self.duplicate_window,
+            max_key_bytes=self.max_key_bytes,
             strict_schema=self.strict_schema,
             worker=worker,
         )
@@ -273,6 +278,7 @@ class Settings:
             "commit_interval_ms": self.commit_interval_ms,
             "shutdown_timeout_s": self.shutdown_timeout_s,
             "duplicate_window": self.duplicate_window,
+            "max_key_bytes": self.max_key_bytes,
             "alert_dedup_window_s": self.alert_dedup_window_s,
             "transaction_timeout_ms": self.transaction_timeout_ms,
             "narrative_cache_size": self.narrative_cache_size,

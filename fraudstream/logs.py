@@ -30,8 +30,9 @@ from typing import Any, TextIO
 
 import orjson
 
-# 8+ digits possibly split by spaces or dashes (card and account numbers), and IBANs.
-_DIGITS = re.compile(r"(?<![\w])(?:\d[ -]?){7,}\d(?![\w])")
+# 8+ digits possibly split by spaces or dashes (card and account numbers), and IBANs; not the
+# digits of a decimal number (a threshold of 0.0227517657 is not an account).
+_DIGITS = re.compile(r"(?<![\w.])(?:\d[ -]?){7,}\d(?![\w]|\.\d)")
 _IBAN = re.compile(r"\b[A-Z]{2}\d{2}[A-Z0-9]{10,30}\b")
 _EMAIL = re.compile(r"\b[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+\b")
 _SECRETISH = re.compile(
@@ -126,11 +127,35 @@ class JsonFormatter(logging.Formatter):
 
 THIRD_PARTY = ("aiokafka", "kafka", "faust", "mode")
 
+# What aiokafka logs at WARNING or ERROR while a group forms or a topic is new, and then retries
+# by itself: not something an operator must act on. A failure that lasts shows in our own
+# lines (the connection check, readiness, lag), not in these.
+_TRANSIENT = re.compile(
+    r"Group Coordinator Request failed|Marking the coordinator dead|"
+    r"GroupCoordinatorNotAvailable|NotCoordinatorForGroup|CoordinatorNotAvailable|"
+    r"Failed fetch offsets from .*NotLeaderForPartition|Topic .* not found in cluster metadata|"
+    r"LeaderNotAvailable|UnknownTopicOrPartition"
+)
+
+
+class TransientFilter(logging.Filter):
+    """aiokafka's start-up transients (`_TRANSIENT`) become INFO lines, shown only when the
+    third-party loggers are at INFO or below."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("aiokafka") or record.levelno < logging.WARNING:
+            return True
+        if not _TRANSIENT.search(record.getMessage()):
+            return True
+        record.levelno, record.levelname = logging.INFO, "INFO"
+        return logging.getLogger(record.name).isEnabledFor(logging.INFO)
+
 
 def make_handler(fmt: str = "text", stream: TextIO | None = None) -> logging.Handler:
     """A handler that writes redacted lines (text, or JSON lines with `fmt="json"`)."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.addFilter(PayloadFilter())
+    handler.addFilter(TransientFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

@@ -89,6 +89,8 @@ class Rejected:
     ids: tuple[str, str] | None = None
     """(transaction id, account) when the record names its payment: it also gets a score
     record, band review (`input_checks.unscorable_record`)."""
+    output_key: bytes | None = None
+    """The key its outputs go with: the input's, or the sha256 of one over `max_key_bytes`."""
 
 
 class PartitionState(Protocol):
@@ -104,6 +106,7 @@ class AdmissionRules:
     max_future_skew_s: float = 86400.0
     duplicate_window: int = 100_000
     require_key: bool = True
+    max_key_bytes: int = 256
     strict_schema: bool = False
     """Dead-letter native records with unknown fields or hidden characters instead of scoring
     them with a flag (`input_checks.py`)."""
@@ -203,13 +206,22 @@ class Admission:
             max_payload_bytes=self.rules.dlq_max_payload_bytes,
         )
         ids = self.mapping.readable_ids(obj) if obj is not None else None
-        return Rejected(rec, error, payload, ids)
+        key = rec.key
+        if key is not None and len(key) > self.rules.max_key_bytes:
+            key = _key_digest(key).encode()
+        return Rejected(rec, error, payload, ids, key)
 
     def _check_key(self, rec: InputRecord) -> DecodeError | None:
         if self.rules.require_key and not rec.key:
             what = "null" if rec.key is None else "empty"
             return DecodeError(
                 "bad_key", f"the record key is {what}; the producer must key records by account id"
+            )
+        if rec.key is not None and len(rec.key) > self.rules.max_key_bytes:
+            return DecodeError(
+                "bad_key",
+                f"the record key is {len(rec.key):,} bytes, over max_key_bytes "
+                f"({self.rules.max_key_bytes}); its sha256 is {_key_digest(rec.key)}",
             )
         return None
 
@@ -254,6 +266,10 @@ class Admission:
             f"transaction id already seen at {rec.topic}[{rec.partition}]@{offset}",
             "transaction_id",
         )
+
+
+def _key_digest(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ MAX_AMOUNT: Final = 1_000_000_000
 MAX_ID_LEN: Final = 128
 MAX_NARRATIVE_LEN: Final = 1000
 MAX_NAME_LEN: Final = 200
+MAX_DEAD_LETTER_KEY: Final = 256
 CHANNELS: Final = frozenset({"card_present", "card_not_present", "atm", "transfer", "wallet_topup"})
 
 _ID = re.compile(r"[^\s]+")
@@ -408,7 +409,9 @@ def dead_letter(
     kept = value[:max_payload_bytes] if truncated and value is not None else value
     # A cut inside a multi-byte character makes the head non-UTF-8: it then goes as base64.
     payload, encoding = text_or_base64(kept)
-    key_text, key_encoding = text_or_base64(key)
+    # A key is at most a few hundred bytes unless it is hostile: only its head, and its hash.
+    key_head = key[:MAX_DEAD_LETTER_KEY] if key is not None else None
+    key_text, key_encoding = text_or_base64(key_head)
     record: dict[str, Any] = {
         "error": {"kind": error.kind, "field": error.field, "message": error.message},
         "source": {
@@ -428,6 +431,8 @@ def dead_letter(
     }
     if truncated and value is not None:
         record["payload_sha256"] = hashlib.sha256(value).hexdigest()
+    if key is not None and len(key) > MAX_DEAD_LETTER_KEY:
+        record["source"]["key_sha256"] = hashlib.sha256(key).hexdigest()
     return orjson.dumps(record)
 
 

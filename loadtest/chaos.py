@@ -14,7 +14,7 @@ Scenarios: `kill9` (SIGKILL at random moments, a new worker each time, both mode
 (stop and start the broker), `rebalance` (workers 1 -> 2 -> 3 -> 1), `stuck-commit` (exactly_once
 transaction commits delayed past `transaction_timeout_ms`, and slow ones below it), `zombie`
 (exactly_once: a worker frozen past its session timeout, then woken up, must be fenced), `hostile`
-(malformed input and payments in disguise, 24 kinds, mixed with good input: every payment gets a
+(malformed input and payments in disguise, 26 kinds, mixed with good input: every payment gets a
 decision), `sigterm` (drain and exit 0), and
 `all`. The pytest fault tests (tests/integration/test_faults.py) call the same functions with
 smaller counts.
@@ -95,6 +95,7 @@ REVIEWED = frozenset(
         "far_future",
         "null_key",
         "empty_key",
+        "huge_key",
     }
 )
 
@@ -139,6 +140,7 @@ def hostile_records(
         ("far_future", lambda i: (b"acc-1", tx(i, timestamp="2999-01-01T00:00:00Z"))),
         ("null_key", lambda i: (None, tx(i))),
         ("empty_key", lambda i: (b"", tx(i))),
+        ("huge_key", lambda i: (b"k" * 5000, tx(i))),
         ("not_object", lambda i: (b"acc-1", orjson.dumps([i, i]))),
         ("empty_value", lambda i: (b"acc-1", b"")),
         ("null_value", lambda i: (b"acc-1", None)),
@@ -971,7 +973,7 @@ async def run_scenarios(
     type=int,
     default=10_000,
     show_default=True,
-    help="hostile: good records (about as many hostile ones, of 24 kinds, go with them).",
+    help="hostile: good records (about as many hostile ones, of 26 kinds, go with them).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON document.")
 def chaos(

@@ -125,6 +125,12 @@ def traced(bert: Any) -> Encode | None:
     example_mask = torch.ones((2, 8), dtype=torch.long)
     example_mask[1, 5:] = 0
 
+    # The tracer reads every attribute of the module, `loss_function` included, on which
+    # transformers warns that no loss type is set (we never train through it): not a warning
+    # for the operator, at every start of every process.
+    hf_log = logging.getLogger("transformers.modeling_utils")
+    level = hf_log.level
+    hf_log.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")  # TracerWarnings about shapes read as Python ints
@@ -134,4 +140,6 @@ def traced(bert: Any) -> Encode | None:
     except Exception as exc:  # an old or a future torch without a working tracer
         log.info("text tower not traced (%s): eager inference path", exc)
         return None
+    finally:
+        hf_log.setLevel(level)
     return graph

@@ -767,7 +767,7 @@ class Processor:
             )
             outputs.append((self.settings.topics.scores, orjson.dumps(record)))
             self.counters.unscorable += 1
-        self._send(ticket, rejected.source.key, outputs)
+        self._send(ticket, rejected.output_key, outputs)
         if self.listener is not None:
             self.listener(
                 "dead_letter", {"kind": rejected.error.kind, "offset": rejected.source.offset}

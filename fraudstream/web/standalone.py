@@ -231,7 +231,11 @@ async def _poll_offsets(
 
 @click.command("web")
 @processor_options
-@click.option("--host", default=None, help="Address to listen on (default: web_host, 0.0.0.0).")
+@click.option(
+    "--host",
+    default=None,
+    help="Address to listen on (default: web_host, 127.0.0.1; 0.0.0.0: every interface).",
+)
 @friendly_errors
 def web(config_file: str | None, bootstrap: str | None, host: str | None, **flags: Any) -> None:
     """Serve the live analyst page (default port 8080), fed by the scores, alerts and

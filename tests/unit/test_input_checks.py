@@ -173,3 +173,17 @@ def test_unscorable_record_matches_the_schema() -> None:
         now_ms=1,
     )
     assert list(Draft202012Validator(schema).iter_errors(record)) == []
+
+
+def test_a_key_over_the_limit_is_dead_lettered_with_its_hash() -> None:
+    import hashlib
+
+    key = b"k" * 5000
+    out = admit(tx(transaction_id="tx-bigkey"), key=key)
+    assert isinstance(out, Rejected) and out.error.kind == "bad_key"
+    digest = hashlib.sha256(key).hexdigest()
+    assert digest in out.error.message
+    assert out.output_key == digest.encode()  # outputs do not carry the 5,000 bytes
+    doc = orjson.loads(out.payload)
+    assert doc["source"]["key_sha256"] == digest and len(doc["source"]["key"]) == 256
+    assert out.ids == ("tx-bigkey", "acc-0001")  # the payment still gets a review score

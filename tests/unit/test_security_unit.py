@@ -185,6 +185,31 @@ def test_mask_identifiers_keeps_free_text_readable() -> None:
     )
 
 
+def test_redact_leaves_the_digits_of_decimal_numbers_alone() -> None:
+    line = "cascade band [0.0227517657, 0.2654000123), threshold 0.04230911"
+    assert redact(line) == line
+    assert redact("account 860100001234.") == "account ********1234."
+
+
+def test_aiokafka_start_up_transients_are_not_error_lines() -> None:
+    buffer = io.StringIO()
+    handler = make_handler("text", buffer)
+    logger = logging.getLogger("aiokafka.consumer.group_coordinator")
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    try:
+        logger.error(
+            "Group Coordinator Request failed: [Error 15] GroupCoordinatorNotAvailableError"
+        )
+        logger.error("Unexpected error in heartbeat routine")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+    out = buffer.getvalue()
+    assert "Group Coordinator Request failed" not in out
+    assert "ERROR aiokafka.consumer.group_coordinator: Unexpected error" in out
+
+
 def test_payload_filter_drops_wire_bytes_and_protocol_objects() -> None:
     from aiokafka.protocol.admin import SaslAuthenticateRequest_v0
 

@@ -184,3 +184,27 @@ def test_no_narrative_cache_no_samples() -> None:
     m = ProcessorMetrics(scores_topic="scores")
     values = {name: sample_values(f) for name, f in families(m.render()).items()}
     assert not values.get("fraudstream_narrative_cache_hits")
+
+
+async def test_every_response_carries_the_security_headers() -> None:
+    import aiohttp
+
+    from fraudstream.web.server import SECURITY_HEADERS, WebServer
+
+    server = WebServer(state=lambda: {"ok": True})
+    await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for path, status in (("/", 200), ("/api/state", 200), ("/metrics", 404), ("/x", 404)):
+                async with session.get(f"http://127.0.0.1:{server.port}{path}") as resp:
+                    assert resp.status == status, path
+                    for name, value in SECURITY_HEADERS.items():
+                        assert resp.headers.get(name) == value, (path, name)
+    finally:
+        await server.stop()
+
+
+def test_the_page_listens_on_this_machine_only_by_default() -> None:
+    from fraudstream.config import Settings
+
+    assert Settings().web_host == "127.0.0.1"

@@ -217,7 +217,10 @@ class Settings:
     shutdown_timeout_s: float = 15.0
     max_event_age_days: float = 7300.0
     """Transactions older than this (by their own timestamp) are dead-lettered as bad_timestamp."""
-    max_future_skew_s: float = 86_400.0
+    max_future_skew_s: float = 300.0
+    """Transactions stamped further ahead of this machine's clock are dead-lettered as
+    bad_timestamp (and reviewed, `input_checks.py`): minutes of clock skew, not a day, so that a
+    forged timestamp cannot push a payment outside the velocity windows."""
     alert_dedup_window_s: float = 86_400.0
     """A second alert for the same transaction id within this many seconds is suppressed (the
     score still goes out, flagged); the ids are remembered per partition, at most
@@ -414,6 +417,16 @@ def _env_name(name: str) -> str:
     return ENV_PREFIX + name.replace(".", "_").upper()
 
 
+def yaml_position(exc: yaml.YAMLError) -> str:
+    """Where a YAML syntax error is, and what kind: never the text around it, which in a
+    settings file may be a password."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "syntax error"
+    if mark is None:
+        return str(problem)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(path.read_text())
@@ -422,7 +435,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             f"config file {path} does not exist; fix: --config <existing file>"
         ) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config file {path} is not valid YAML: {yaml_position(exc)}") from None
     if doc is None:
         return {}
     if not isinstance(doc, dict):

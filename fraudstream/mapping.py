@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 
+from fraudstream.config import yaml_position
 from fraudstream.events import Event
 from fraudstream.records import MAX_AMOUNT
 
@@ -353,7 +354,7 @@ class Mapping:
         try:
             config = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise MappingConfigError(f"{source}: not valid YAML: {exc}") from None
+            raise MappingConfigError(f"{source}: not valid YAML: {yaml_position(exc)}") from None
         return cls(config, source=source)
 
     @classmethod

@@ -103,7 +103,7 @@ class AdmissionRules:
     dlq_max_payload_bytes: int = 900_000
     latency_budget_s: float = 0.050
     max_event_age_s: float = 7300 * 86400.0
-    max_future_skew_s: float = 86400.0
+    max_future_skew_s: float = 300.0
     duplicate_window: int = 100_000
     require_key: bool = True
     max_key_bytes: int = 256

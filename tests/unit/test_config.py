@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,13 @@ def test_booleans_and_tuples() -> None:
     )
     assert s.kafka.ssl_check_hostname is False
     assert s.cascade_band == (0.05, 0.6)
+
+
+def test_a_yaml_syntax_error_names_line_and_column_not_the_text(tmp_path: Path) -> None:
+    bad = tmp_path / "settings.yaml"
+    bad.write_text('kafka:\n  sasl_password: "hunter2\n  bootstrap: [broker:9092\n')
+    with pytest.raises(ConfigError) as failed:
+        load_settings(config_file=bad, env={})
+    message = str(failed.value)
+    assert "hunter2" not in message and "broker:9092" not in message
+    assert re.search(r"line \d+, column \d+", message), message

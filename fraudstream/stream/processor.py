@@ -289,6 +289,7 @@ class Processor:
         self._paused = False
         self._last_input = time.monotonic()
         self._batch_tasks: set[asyncio.Future[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
         self._outbox: deque[_Output] = deque()
         self._outbox_ready = asyncio.Event()
         self._assigned: set[int] = set()
@@ -298,6 +299,21 @@ class Processor:
         self._dedupe: dict[int, AlertDedupe] = {}
         self.ready = asyncio.Event()
         """Set once the processor has joined its group and restored its state."""
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready, why) for `/readyz`: its partitions assigned and their state restored, its
+        loops running, not stopping. A member that holds no partition (more workers than
+        partitions) is ready: it is where a rebalance will send work."""
+        if self._fatal is not None:
+            return False, f"stopped: {self._fatal}"
+        if self._stopping.is_set():
+            return False, "stopping"
+        if not self.ready.is_set():
+            return False, "waiting for its partitions and their state"
+        dead = [t.get_name() for t in self._loops if t.done()]
+        if dead:
+            return False, f"loop ended: {', '.join(dead)}"
+        return True, f"fetching from partitions {sorted(self._assigned)}"
 
     @property
     def assigned_partitions(self) -> frozenset[int]:
@@ -359,6 +375,7 @@ class Processor:
             self.gc_watch.install()
             self.counters.gc = self.gc_watch.stats
             tasks.append(asyncio.create_task(self._gc_loop(), name="gc"))
+        self._loops = tasks
         try:
             await self._supervise(tasks)
             if self._fatal is None:

@@ -41,6 +41,8 @@ class _Processor(Protocol):
 
     def lag(self) -> dict[tuple[str, int], int]: ...
 
+    def readiness(self) -> tuple[bool, str]: ...
+
 
 def model_card(scoring: Any) -> Mapping[str, Any] | None:
     """The model card of a `Scoring`, where it has one (the real one wraps a loaded model folder;
@@ -184,7 +186,7 @@ async def serve_processor(
     settings = processor.settings
     feed = ProcessorFeed(processor)
     processor.observer = feed
-    server = WebServer(state=feed.state, metrics=feed.metrics.render)
+    server = WebServer(state=feed.state, metrics=feed.metrics.render, ready=processor.readiness)
     await server.start(
         host if host is not None else settings.web_host,
         port if port is not None else (settings.web_port or 0),

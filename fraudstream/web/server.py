@@ -2,7 +2,8 @@
 
 Routes: `/` the page, `/static/...` its script and style (shipped in the package, no CDN: the page
 works in a closed network), `/api/state` the live view as JSON (the page polls it once a second),
-`/metrics` Prometheus text format (where the caller has metrics), `/healthz`.
+`/metrics` Prometheus text format (where the caller has metrics), `/healthz` (liveness) and
+`/readyz` (readiness: 503 with the reason until the processor has its partitions and state).
 
 Polling rather than server-sent events: a page that asks once a second for a bounded document
 costs the server the same at ten or ten thousand alerts a minute, survives proxies that buffer
@@ -67,9 +68,11 @@ class WebServer:
         *,
         state: Callable[[], dict[str, Any]],
         metrics: Callable[[], bytes] | None = None,
+        ready: Callable[[], tuple[bool, str]] | None = None,
     ) -> None:
         self._state = state
         self._metrics = metrics
+        self._ready = ready
         self._runner: web.AppRunner | None = None
         self.port = 0
         app = web.Application(middlewares=[_security_headers])
@@ -78,6 +81,7 @@ class WebServer:
         app.router.add_get("/api/state", self._api_state)
         app.router.add_get("/metrics", self._metrics_handler)
         app.router.add_get("/healthz", self._health)
+        app.router.add_get("/readyz", self._readiness)
         self.app = app
 
     async def start(self, host: str, port: int) -> None:
@@ -139,4 +143,12 @@ class WebServer:
         return resp
 
     async def _health(self, request: web.Request) -> web.Response:
+        """Liveness: the process answers (a worker whose loop died exits instead)."""
         return web.Response(text="ok\n")
+
+    async def _readiness(self, request: web.Request) -> web.Response:
+        """Readiness (for Kubernetes): 200 once it does its work, 503 with the reason before."""
+        ok, why = self._ready() if self._ready is not None else (True, "serving")
+        return web.Response(
+            text=f"{'ready' if ok else 'not ready'}: {why}\n", status=200 if ok else 503
+        )

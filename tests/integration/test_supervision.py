@@ -62,6 +62,8 @@ async def test_a_loop_that_dies_stops_the_worker_within_5_s(
     processor = build_processor(settings, scoring=scoring, spec=FeatureSpec.native())
     run = asyncio.create_task(processor.run())
     await asyncio.wait_for(processor.ready.wait(), 60)
+    ready, why = processor.readiness()
+    assert ready, why
     break_loop(processor, loop)
     records = [
         (b"acc-1", orjson.dumps(transaction(transaction_id=f"tx-{i}", narrative="gift card")))
@@ -76,3 +78,5 @@ async def test_a_loop_that_dies_stops_the_worker_within_5_s(
     assert waited < 5.0
     assert f"the {loop} loop stopped" in str(failed.value)
     assert "injected fault" in str(failed.value)
+    ready, why = processor.readiness()
+    assert not ready and f"the {loop} loop stopped" in why

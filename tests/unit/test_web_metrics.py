@@ -208,3 +208,25 @@ def test_the_page_listens_on_this_machine_only_by_default() -> None:
     from fraudstream.config import Settings
 
     assert Settings().web_host == "127.0.0.1"
+
+
+async def test_readyz_says_why_until_ready() -> None:
+    import aiohttp
+
+    from fraudstream.web.server import WebServer
+
+    state = {"ready": (False, "waiting for its partitions and their state")}
+    server = WebServer(state=lambda: {}, ready=lambda: state["ready"])
+    await server.start("127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{server.port}"
+            async with session.get(f"{url}/readyz") as resp:
+                assert resp.status == 503 and "waiting for its partitions" in await resp.text()
+            state["ready"] = (True, "fetching from partitions [0, 1]")
+            async with session.get(f"{url}/readyz") as resp:
+                assert resp.status == 200 and "ready: fetching" in await resp.text()
+            async with session.get(f"{url}/healthz") as resp:
+                assert resp.status == 200
+    finally:
+        await server.stop()

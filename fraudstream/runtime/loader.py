@@ -298,6 +298,11 @@ class ModelScoring:
         )
         return result
 
+    @property
+    def restarts(self) -> int:
+        """How often the model's child process was started again after it died."""
+        return self.remote.restarts if self.remote is not None else 0
+
     def narrative_stats(self) -> dict[str, dict[str, float]]:
         """The narrative memory's counters and the model's text-vector cache's (for /metrics
         and the run summary)."""

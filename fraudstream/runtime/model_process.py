@@ -14,8 +14,12 @@ prepares the tensors itself, from the same model folder, checked against the sam
 Requests are answered in order; one lock serialises callers (the processor has one inference
 thread per model).
 
-A child that dies or a request that fails raises `ModelProcessError` in the caller, which the
-processor treats like any model error (split, retry, fall back to stage 1, flagged).
+A request that fails raises `ModelProcessError` in the caller, which the processor treats like
+any model error (split, retry, fall back to stage 1, flagged). A child that dies is started
+again, and the request that found it dead is sent once more to the new child: the batch in
+flight is retried, not lost. Restarts back off (`RESTART_BACKOFF_S`, by how many came in the
+last minute): while a restart waits, requests fail at once (the processor falls back) instead of
+waiting for a child that keeps dying. `restarts` counts them for /metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import contextlib
 import logging
 import multiprocessing as mp
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +41,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 300.0
+RESTART_BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Wait before the n-th restart within a minute (the first is at once)."""
 
 
 class ModelProcessError(RuntimeError):
@@ -103,24 +110,32 @@ def _serve(
 
 
 class ModelProcess:
-    """A model folder loaded in a child process (spawned: no forked torch threads)."""
+    """A model folder loaded in a child process (spawned: no forked torch threads), started
+    again when it dies."""
 
     def __init__(
         self, path: Path, *, device: str, threads: int | None, narrative_cache: int = 0
     ) -> None:
+        self._args = (str(path), device, threads, narrative_cache)
+        self._cache_stats: dict[str, float] | None = None
+        self._lock = threading.Lock()
+        self.restarts = 0
+        self._recent: list[float] = []  # when the restarts of the last minute happened
+        self._not_before = 0.0
+        self._start()
+
+    def _start(self) -> None:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
-        self._cache_stats: dict[str, float] | None = None
         self._proc = ctx.Process(
             target=_serve,
-            args=(child, str(path), device, threads, narrative_cache),
+            args=(child, *self._args),
             name="fraudstream-model",
             daemon=True,  # never outlives the processor
         )
         self._proc.start()
         child.close()
         self._conn = parent
-        self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _stop, parent, self._proc)
         if not parent.poll(START_TIMEOUT_S):
             self.close()
@@ -128,18 +143,43 @@ class ModelProcess:
         status, value = parent.recv()
         if status != "ready":
             self.close()
-            raise ModelProcessError(f"the model process could not load {path}: {value}")
+            raise ModelProcessError(f"the model process could not load {self._args[0]}: {value}")
         self.version: str = value
+
+    def _restart(self, why: str) -> None:
+        """Start a new child (under the lock), or fail at once while the backoff runs."""
+        now = time.monotonic()
+        if now < self._not_before:
+            raise ModelProcessError(
+                f"{why}; restarting it in {self._not_before - now:.1f} s (backoff)"
+            )
+        self._recent = [t for t in self._recent if now - t < 60.0] + [now]
+        wait = RESTART_BACKOFF_S[min(len(self._recent), len(RESTART_BACKOFF_S) - 1)]
+        self._finalizer()  # reap the dead one
+        log.warning("%s: starting it again (restart %d)", why, self.restarts + 1)
+        self.restarts += 1
+        try:
+            self._start()
+        finally:
+            # counted from the moment this one is up (or failed): loading takes seconds
+            self._not_before = time.monotonic() + wait
+        self._cache_stats = None
 
     def _call(self, op: str, batch: RemoteBatch, arg: Any = None) -> Any:
         with self._lock:
-            try:
-                self._conn.send((op, batch, arg))
-                status, value = self._conn.recv()
-            except (EOFError, OSError) as exc:
-                raise ModelProcessError(
-                    f"the model process is gone (exit code {self._proc.exitcode})"
-                ) from exc
+            for attempt in range(2):
+                if not self._proc.is_alive():
+                    self._restart(f"the model process is gone (exit code {self._proc.exitcode})")
+                try:
+                    self._conn.send((op, batch, arg))
+                    status, value = self._conn.recv()
+                    break
+                except (EOFError, OSError) as exc:
+                    self._proc.join(timeout=5)
+                    if attempt == 1:
+                        raise ModelProcessError(
+                            f"the model process is gone (exit code {self._proc.exitcode})"
+                        ) from exc
         if status != "ok":
             raise ModelProcessError(value)
         return value

@@ -159,6 +159,8 @@ class Counters:
     """Garbage-collector pauses, when the processor manages them (`owns_process`)."""
     narrative: Callable[[], dict[str, dict[str, float]]] | None = None
     """The model's narrative memory and text-vector cache counters, read when reported."""
+    model_restarts: Callable[[], int] | None = None
+    """Restarts of the model's child process (after it died), read when reported."""
 
     def as_dict(self) -> dict[str, Any]:
         elapsed = max(time.monotonic() - self.started_at, 1e-9)
@@ -175,6 +177,7 @@ class Counters:
             "fallbacks": self.fallbacks,
             "alerts_suppressed": self.alerts_suppressed,
             "unscorable": self.unscorable,
+            "model_restarts": self.model_restarts() if self.model_restarts is not None else 0,
             "flagged_input": dict(self.flagged_input),
             "elapsed_s": round(elapsed, 3),
             "throughput_per_s": round(self.scored / elapsed, 1),
@@ -262,6 +265,7 @@ class Processor:
         self.counters = Counters()
         # read through self.scoring at report time: a hot swap brings its own memory and cache
         self.counters.narrative = lambda: self.scoring.narrative_stats()
+        self.counters.model_restarts = lambda: int(getattr(self.scoring, "restarts", 0))
         self.gc_watch = GcWatch()
         self.admission = Admission(
             mapping,

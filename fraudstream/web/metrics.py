@@ -147,6 +147,13 @@ class ProcessorMetrics(Collector):
             ("language_model", "Transactions scored by the language model (the rest: stage 1)."),
             ("late", "Scores produced after their latency budget ran out."),
             ("batches", "Language-model batches run."),
+            ("retried_batches", "Language-model batches that failed and were split and retried."),
+            ("fallbacks", "Scores given by stage 1 or the rules because the model failed."),
+            (
+                "alerts_suppressed",
+                "Alerts not raised again for a transaction id within the window.",
+            ),
+            ("model_restarts", "Times the model's child process was started again after it died."),
         )
         for key, doc in simple:
             name = "language_model_scored" if key == "language_model" else key

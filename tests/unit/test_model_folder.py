@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -486,7 +487,12 @@ def test_bench_model_times_a_model_folder(trained: Path) -> None:
 
 @pytest.mark.slow
 def test_model_process_scores_and_explains_like_the_model_in_process(trained: Path) -> None:
-    from fraudstream.runtime.model_process import ModelProcess, ModelProcessError, RemoteBatch
+    from fraudstream.runtime.model_process import (
+        RESTART_BACKOFF_S,
+        ModelProcess,
+        ModelProcessError,
+        RemoteBatch,
+    )
 
     model = load_model(trained, device="cpu")
     rows = rows_of(toy_events(120, seed=5))
@@ -514,11 +520,20 @@ def test_model_process_scores_and_explains_like_the_model_in_process(trained: Pa
         with pytest.raises(ModelProcessError, match="IndexError"):
             remote.explain(batch, [len(rows) + 5])
         np.testing.assert_allclose(remote.predict(batch), expected, rtol=1e-5, atol=1e-6)
-        # a process that died is an error too, never a hang
+        # a process that died is started again, and the request that found it dead is served
         remote._proc.kill()
         remote._proc.join(10)
-        with pytest.raises(ModelProcessError, match="gone"):
+        np.testing.assert_allclose(remote.predict(batch), expected, rtol=1e-5, atol=1e-6)
+        assert remote.restarts == 1
+        # dying again at once: the next restart backs off, and meanwhile requests fail fast
+        # (the processor falls back to stage 1), never hang
+        remote._proc.kill()
+        remote._proc.join(10)
+        with pytest.raises(ModelProcessError, match="backoff"):
             remote.predict(batch)
+        time.sleep(RESTART_BACKOFF_S[1] + 0.1)
+        np.testing.assert_allclose(remote.predict(batch), expected, rtol=1e-5, atol=1e-6)
+        assert remote.restarts == 2
     finally:
         remote.close()
     assert not remote._proc.is_alive()

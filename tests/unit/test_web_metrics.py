@@ -30,7 +30,7 @@ def test_metrics_text_parses_and_names_follow_conventions() -> None:
     m.counters = lambda: {
         "records_in": 12, "scored": 10, "alerts": 3, "dead_letters": 2,
         "dead_letter_kinds": {"not_json": 1, "bad_amount": 1}, "language_model": 4,
-        "late": 0, "batches": 2, "unscorable": 1,
+        "late": 0, "batches": 2, "unscorable": 1, "model_restarts": 3, "fallbacks": 5,
         "flagged_input": {"hidden_characters": 2, "unknown_fields": 1},
     }  # fmt: skip
     m.lag = lambda: {("tx", 0): 5, ("tx", 1): 0}
@@ -48,6 +48,8 @@ def test_metrics_text_parses_and_names_follow_conventions() -> None:
     assert dead[("fraudstream_dead_letters_total", (("reason", "not_json"),))] == 1
     assert sum(v for (n, _), v in dead.items() if n.endswith("_total")) == 2
     assert values["fraudstream_unscorable"][("fraudstream_unscorable_total", ())] == 1
+    assert values["fraudstream_model_restarts"][("fraudstream_model_restarts_total", ())] == 3
+    assert values["fraudstream_fallbacks"][("fraudstream_fallbacks_total", ())] == 5
     flagged = values["fraudstream_flagged_input"]
     assert flagged[("fraudstream_flagged_input_total", (("flag", "hidden_characters"),))] == 2
     stage = values["fraudstream_stage_duration_seconds"]

@@ -26,17 +26,27 @@ def matches(alert: dict[str, Any], min_score: float | None, account: str | None)
 
 
 COLUMNS = (
-    ("time", 20),
-    ("transaction", 16),
+    ("time", 19),
+    ("transaction", 24),
     ("account", 12),
-    ("amount", 12),
+    ("amount", 14),
+    ("merchant", 18),
     ("score", 6),
     ("band", 6),
 )
+# Ids and masked accounts differ at their end ("tx-4242-00000017", "********1234"): cut at the
+# front, so that two alerts on the table can be told apart and matched to a payment.
+KEEP_END = frozenset({"transaction", "account"})
 
 
 def header() -> str:
     return "  ".join(name.ljust(width) for name, width in COLUMNS) + "  reasons"
+
+
+def fit(text: str, width: int, *, keep_end: bool = False) -> str:
+    if len(text) <= width:
+        return text.ljust(width)
+    return "\u2026" + text[-(width - 1) :] if keep_end else text[: width - 1] + "\u2026"
 
 
 def row(alert: dict[str, Any]) -> str:
@@ -48,11 +58,15 @@ def row(alert: dict[str, Any]) -> str:
         str(tx.get("transaction_id", "")),
         str(tx.get("account", "")),
         f"{tx.get('amount', 0):,.2f} {tx.get('currency', '')}",
+        str(tx.get("merchant") or ""),
         f"{score.get('score', 0):.3f}",
         str(score.get("band", "")),
     )
     return (
-        "  ".join(str(c)[:w].ljust(w) for c, (_, w) in zip(cells, COLUMNS, strict=True))
+        "  ".join(
+            fit(c, w, keep_end=name in KEEP_END)
+            for c, (name, w) in zip(cells, COLUMNS, strict=True)
+        )
         + "  "
         + reasons
     )

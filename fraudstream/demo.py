@@ -119,7 +119,7 @@ async def run_demo(count: int, rate: float, seed: int, keep_broker: bool) -> int
     run: asyncio.Task[Any] | None = None
     try:
         scoring, spec = await asyncio.to_thread(load_scoring, settings, echo=click.echo)
-        click.echo(f"  model {scoring.version} (threshold {scoring.alert_threshold:.2f})")
+        click.echo(f"  model {scoring.version}, {scoring.threshold_meaning()}")
         processor = build_processor(settings, scoring=scoring, spec=spec, listener=live.on_output)
         run = asyncio.create_task(processor.run())
         await asyncio.wait_for(processor.ready.wait(), 120)
@@ -181,9 +181,11 @@ async def run_demo(count: int, rate: float, seed: int, keep_broker: bool) -> int
         frauds = sum(live.labels.values())
         lat = np.array(live.latencies_ms or [0.0])
         recall = live.caught / frauds if frauds else 0.0
+        precision = live.caught / live.alerts if live.alerts else 0.0
         click.echo(
             f"\nsummary: {live.scored:,} transactions scored, {live.alerts:,} alerts "
-            f"({live.caught}/{frauds} injected frauds caught, recall {recall:.2f}), "
+            f"({live.caught}/{frauds} injected frauds caught, recall {recall:.2f}, precision "
+            f"{precision:.2f}), "
             f"{live.dead_letters} dead letters, {live.scored / max(elapsed, 1e-9):,.0f} tx/s, "
             f"latency p50 {np.percentile(lat, 50):.0f} ms p99 {np.percentile(lat, 99):.0f} ms, "
             f"language model on {counters.language_model:,} ({counters.language_model / max(live.scored, 1):.0%})"

@@ -221,6 +221,20 @@ class ModelScoring:
         )
         self.memory = NarrativeMemory(memory) if reads and memory > 0 else None
 
+    def threshold_meaning(self) -> str:
+        """The alert threshold with what it was chosen for and reached on validation data."""
+        t = self.model.thresholds
+        target = (
+            f"precision target {t.target:.2f}"
+            if t.policy == "target_precision"
+            else f"budget {t.target:g} alerts per 1,000"
+        )
+        return (
+            f"alert threshold {t.alert:.4g} ({target}{'' if t.met else ', not met'}; on "
+            f"validation: precision {t.precision:.2f}, recall {t.recall:.2f}, "
+            f"{t.alerts_per_1000:.1f} alerts per 1,000 transactions)"
+        )
+
     @property
     def band(self) -> tuple[float, float] | None:
         return None if self.policy is None else self.policy.band

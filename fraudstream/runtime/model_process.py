@@ -27,10 +27,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing as mp
+import os
+import re
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -133,7 +135,8 @@ class ModelProcess:
             name="fraudstream-model",
             daemon=True,  # never outlives the processor
         )
-        self._proc.start()
+        with _without_secrets():
+            self._proc.start()
         child.close()
         self._conn = parent
         self._finalizer = weakref.finalize(self, _stop, parent, self._proc)
@@ -211,6 +214,26 @@ class ModelProcess:
 
     def close(self) -> None:
         self._finalizer()
+
+
+# Environment variables the model never needs and a child must not hold: Kafka passwords, key
+# passwords, tokens (the child reads a model folder, nothing else).
+_SECRET_ENV = re.compile(r"(?i)password|passwd|secret|token|credential|private_key|api_key|sasl")
+_ENV_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _without_secrets() -> Iterator[None]:
+    """The process environment without secret-like variables while a child is spawned (a spawned
+    child copies the environment at that moment); restored right after."""
+    with _ENV_LOCK:
+        hidden = {k: v for k, v in os.environ.items() if _SECRET_ENV.search(k)}
+        for k in hidden:
+            del os.environ[k]
+        try:
+            yield
+        finally:
+            os.environ.update(hidden)
 
 
 def _stop(conn: Connection, proc: Any) -> None:

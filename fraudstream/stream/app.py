@@ -94,13 +94,15 @@ async def run_processor(
     # before loading the model, so that a wrong password fails in seconds
     await check_connection(settings.kafka)
     processor = build_processor(settings, scoring=scoring, spec=spec)
+    meaning = getattr(processor.scoring, "threshold_meaning", None)
     log.info(
-        "processor %s: %s -> %s, %s (model %s)",
+        "processor %s: %s -> %s, %s (model %s%s)",
         processor.worker_id,
         settings.topics.input,
         settings.topics.scores,
         settings.topics.alerts,
         processor.scoring.version,
+        f", {meaning()}" if callable(meaning) and settings.alert_threshold is None else "",
     )
     web = None
     if settings.web_port is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -486,7 +487,9 @@ def test_bench_model_times_a_model_folder(trained: Path) -> None:
 
 
 @pytest.mark.slow
-def test_model_process_scores_and_explains_like_the_model_in_process(trained: Path) -> None:
+def test_model_process_scores_and_explains_like_the_model_in_process(
+    trained: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fraudstream.runtime.model_process import (
         RESTART_BACKOFF_S,
         ModelProcess,
@@ -501,9 +504,15 @@ def test_model_process_scores_and_explains_like_the_model_in_process(trained: Pa
     expected = model.predict(local)
     top = [int(i) for i in np.argsort(-expected)[:4]]
 
+    monkeypatch.setenv("FRAUDSTREAM_KAFKA_SASL_PASSWORD", "hunter2-child")
     remote = ModelProcess(trained, device="cpu", threads=1)
     try:
         assert remote.version == model.version
+        # the child does not inherit the processor's secrets (it reads a model folder only)
+        environ = Path(f"/proc/{remote._proc.pid}/environ")
+        if environ.exists():
+            assert b"hunter2-child" not in environ.read_bytes()
+        assert os.environ["FRAUDSTREAM_KAFKA_SASL_PASSWORD"] == "hunter2-child"
         batch = RemoteBatch(rows, token_ids)
         np.testing.assert_allclose(remote.predict(batch), expected, rtol=1e-5, atol=1e-6)
         got = remote.explain(batch, top)

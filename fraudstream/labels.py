@@ -204,17 +204,32 @@ class LabelBook:
     """Turns label records into `LabelEvent`s for `FeatureState.apply_label` (see the module
     docstring): resolves time and entities, drops repeated verdicts on one transaction."""
 
-    def __init__(self, recent: RecentTransactions, applied_capacity: int) -> None:
+    def __init__(
+        self,
+        recent: RecentTransactions,
+        applied_capacity: int,
+        *,
+        max_future_s: float = 300.0,
+        max_age_s: float = 7300 * 86400.0,
+    ) -> None:
+        """`max_future_s`, `max_age_s`: the admission's bounds on transaction times
+        (`max_future_skew_s`, `max_event_age_days`), applied to verdicts too."""
         self.recent = recent
         self.applied_capacity = applied_capacity
+        self.max_future_s = max_future_s
+        self.max_age_s = max_age_s
         self._applied: OrderedDict[str, None] = OrderedDict()
         self.unresolved = 0
         self.repeated = 0
+        self.out_of_range = 0
 
-    def resolve(self, label: Label) -> tuple[LabelEvent | None, bool]:
+    def resolve(self, label: Label, now: float | None = None) -> tuple[LabelEvent | None, bool]:
         """(the event to apply or None, whether time or entities came from this worker's memory:
         then the shell publishes the completed record so that other workers, and this one after
-        a restart, can apply it too)."""
+        a restart, can apply it too). `now` (epoch seconds): refuse verdicts stamped in the
+        future, on transactions in the future or older than the retention, or given before the
+        transaction happened: a label from year 2199 would otherwise prune every delayed-risk
+        window it touches."""
         tx_id = label.transaction_id
         if tx_id in self._applied:
             self.repeated += 1
@@ -230,6 +245,14 @@ class LabelBook:
             timestamp = known[0] if timestamp is None else timestamp
             entities = known[1] if entities is None else entities
             completed = True
+        if now is not None and (
+            label.labelled_at > now + self.max_future_s
+            or timestamp > now + self.max_future_s
+            or timestamp < now - self.max_age_s
+            or label.labelled_at < timestamp - self.max_future_s
+        ):
+            self.out_of_range += 1
+            return None, False
         self._applied[tx_id] = None
         if len(self._applied) > self.applied_capacity:
             self._applied.popitem(last=False)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -70,7 +71,12 @@ class LabelFeed:
         delays = [float(d.delay_s) for d in spec.delayed if d.role in roles]
         self.active = bool(roles)
         capacity = max(1, settings.duplicate_window)
-        self.book = LabelBook(RecentTransactions(roles, capacity), applied_capacity=capacity)
+        self.book = LabelBook(
+            RecentTransactions(roles, capacity),
+            applied_capacity=capacity,
+            max_future_s=settings.max_future_skew_s,
+            max_age_s=settings.max_event_age_days * 86400.0,
+        )
         self.due = DueLabels(min(delays, default=0.0), capacity)
         self.counts = {"read": 0, "applied": 0, "invalid": 0, "completed": 0}
         self._consumer: AIOKafkaConsumer | None = None
@@ -156,7 +162,7 @@ class LabelFeed:
                 self.add(label)
 
     def add(self, label: Label) -> None:
-        event, completed = self.book.resolve(label)
+        event, completed = self.book.resolve(label, time.time())
         if event is None:
             return
         if completed:
@@ -195,6 +201,7 @@ class LabelFeed:
             **self.counts,
             "unresolved": self.book.unresolved,
             "repeated": self.book.repeated,
+            "out_of_range": self.book.out_of_range,
             "waiting": len(self.due),
             "released_early": self.due.released_early,
         }

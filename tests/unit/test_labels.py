@@ -26,6 +26,7 @@ from fraudstream.labels import (
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "label.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+NOW = 1_780_000_000.0
 GOOD = make_label("tx-1", "confirmed_fraud", analyst_id="ana", labelled_at=1_768_473_000.0)
 
 CORPUS: list[dict[str, Any]] = [
@@ -92,6 +93,39 @@ def test_unknown_transaction_is_unresolved_and_memory_is_bounded() -> None:
     label = decode_label(orjson.dumps({**GOOD, "transaction_id": "tx-0"}))
     assert isinstance(label, Label)
     assert book.resolve(label) == (None, False) and book.unresolved == 1
+
+
+@pytest.mark.parametrize(
+    ("labelled_at", "tx_time", "applied"),
+    [
+        (NOW, NOW - 3600.0, True),
+        (NOW + 60.0, NOW - 3600.0, True),  # a minute of clock skew
+        (7_226_582_400.0, NOW - 3600.0, False),  # labelled in 2199
+        (NOW, NOW + 86_400.0, False),  # a transaction in the future
+        (NOW, NOW - 30 * 365 * 86400.0, False),  # older than the retention
+        (NOW - 7200.0, NOW - 60.0, False),  # a verdict before the transaction happened
+    ],
+)
+def test_verdicts_out_of_time_are_refused(
+    labelled_at: float, tx_time: float, applied: bool
+) -> None:
+    book = LabelBook(RecentTransactions(["merchant"], capacity=2), applied_capacity=10)
+    label = decode_label(
+        orjson.dumps(
+            make_label(
+                "tx-9",
+                "legitimate",
+                analyst_id="ana",
+                labelled_at=labelled_at,
+                transaction_timestamp=tx_time,
+                entities={"merchant": "Shop"},
+            )
+        )
+    )
+    assert isinstance(label, Label)
+    got, _ = book.resolve(label, NOW)
+    assert (got is not None) == applied
+    assert book.out_of_range == (0 if applied else 1)
 
 
 def test_due_labels_wait_for_their_transaction_time_plus_delay() -> None:

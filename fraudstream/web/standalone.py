@@ -65,6 +65,8 @@ class TopicsFeed:
         self._drift_log = DriftLog()
         self._input_start: int | None = None
         self._alerts_from: dict[int, int] = {}
+        self.unreadable = 0
+        """Records on the output topics of a shape the page cannot read (skipped)."""
 
     # -- records ----------------------------------------------------------------------------
 
@@ -186,10 +188,24 @@ def _dispatch(
         return  # not ours to judge: the page shows what it can read
     if not isinstance(doc, dict):
         return
-    if topic == topics.scores:
-        feed.on_score(doc, now)
-    elif topic == topics.alerts:
-        feed.on_alert(doc, partition, offset)
+    try:
+        if topic == topics.scores:
+            feed.on_score(doc, now)
+        elif topic == topics.alerts:
+            feed.on_alert(doc, partition, offset)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # JSON of the wrong shape (anyone who can write the topic can write it): skipped and
+        # counted; the page goes on with what it can read.
+        feed.unreadable += 1
+        if feed.unreadable in (1, 10, 100) or feed.unreadable % 1000 == 0:
+            log.warning(
+                "page: %d records of the wrong shape skipped so far (latest %s[%d]@%d: %s)",
+                feed.unreadable,
+                topic,
+                partition,
+                offset,
+                type(exc).__name__,
+            )
 
 
 async def _partitions(consumer: Any, topic: str) -> set[int]:

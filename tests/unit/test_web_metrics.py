@@ -232,3 +232,25 @@ async def test_readyz_says_why_until_ready() -> None:
                 assert resp.status == 200
     finally:
         await server.stop()
+
+
+def test_the_topics_page_skips_records_of_the_wrong_shape() -> None:
+    from fraudstream.config import Settings
+    from fraudstream.web.standalone import TopicsFeed, _dispatch
+
+    settings = Settings()
+    feed = TopicsFeed(settings)
+    scores, alerts = settings.topics.scores, settings.topics.alerts
+    for topic, value in (
+        (scores, b'{"score": "high", "band": "review"}'),
+        (scores, b'{"score": 0.5, "source": "nowhere", "batch": {"size": "x"}}'),
+        (alerts, b'{"score_record": 7, "transaction": []}'),
+        (scores, b"[1, 2]"),
+        (scores, b"not json"),
+    ):
+        _dispatch(feed, topic, 0, 1, value, 1.0)
+    _dispatch(feed, scores, 0, 2, b'{"score": 0.2, "band": "allow", "model_version": "m"}', 1.0)
+    assert feed.unreadable >= 2
+    assert feed.counts["scored"] >= 1  # what it can read still counts
+    feed.tick(2.0)
+    assert isinstance(feed.state(), dict)

@@ -274,6 +274,17 @@ class FeatureSpec:
     def categorical_names(self) -> list[str]:
         return list(self._categorical_names)
 
+    def horizon_s(self) -> float:
+        """How far back any feature reads: the longest velocity window, or the longest delayed
+        window plus its label delay. An entity idle for longer contributes nothing to any
+        feature (an empty entity reads the same), so it can be forgotten."""
+        spans = [0.0]
+        for b in self.velocity:
+            spans += [*b.windows, *b.distinct_windows, *b.ratio_windows, *b.max_ratio_windows]
+        for d in self.delayed:
+            spans += [d.delay_s + w for w in d.windows]
+        return float(max(spans))
+
     def roles(self) -> list[str]:
         """Entity roles the spec reads (key role first)."""
         out = [self.key_role]

@@ -68,6 +68,7 @@ a state rebuilt from dumps continues bit-for-bit like the uninterrupted one.
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Sequence
@@ -398,6 +399,9 @@ class FeatureState:
         the stream's partitions share one labels-fed state this way. `process` only reads them."""
         self.spec = spec
         self._track = track_dirty
+        self.stream_time = -math.inf
+        """The latest event time processed: "now" for `expire` in event time, so that a replay of
+        last year's payments expires what last year's stream would have."""
         self._tables: dict[str, dict[str, _Entity]] = {role: {} for role in spec.roles()}
         if shared is not None:
             for role in spec.label_roles():
@@ -457,6 +461,8 @@ class FeatureState:
     def compute(self, event: Event, position: int | None = None) -> tuple[list[float], bool]:
         """`process` without building a `FeatureRow`: (numeric features, folded)."""
         t = event.timestamp
+        if t > self.stream_time:
+            self.stream_time = t
         ents = event.entities
         dirty = self._dirty
         fold = True
@@ -761,6 +767,25 @@ class FeatureState:
 
     # -- memory --
 
+    def evict(self, limit: int, keep: float = 0.9) -> int:
+        """Over `limit` entities: forget the least recently seen until `keep * limit` are left
+        (a batch, so that eviction runs now and then, not on every event); they become dirty
+        (tombstones), like expired ones. Returns how many were forgotten."""
+        owned = [(role, t) for role, t in self._tables.items() if role not in self._shared]
+        total = sum(len(t) for _, t in owned)
+        if limit <= 0 or total <= limit:
+            return 0
+        drop = total - int(limit * keep)
+        oldest = heapq.nsmallest(
+            drop,
+            ((e.seen, role, k) for role, t in owned for k, e in t.items()),
+            key=lambda item: item[0],
+        )
+        for _, role, k in oldest:
+            del self._tables[role][k]
+            self._dirty.add((role, k))
+        return len(oldest)
+
     def expire(self, now: float, idle_seconds: float) -> int:
         """Forget entities with no event or label for `idle_seconds`; they become dirty (dump
         returns None: a tombstone). Returns how many were forgotten."""
@@ -792,6 +817,12 @@ class FeatureState:
         if self._shared:
             return {rk for rk in self._dirty if rk[0] not in self._shared}
         return set(self._dirty)
+
+    def has_dirty(self) -> bool:
+        """Whether anything changed or expired since `clear_dirty()` (cheap: no copy)."""
+        if not self._shared:
+            return bool(self._dirty)
+        return any(rk[0] not in self._shared for rk in self._dirty)
 
     def clear_dirty(self) -> None:
         self._dirty.clear()

@@ -50,6 +50,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import os
 import signal
 import socket
@@ -149,6 +150,13 @@ class Counters:
     retried_batches: int = 0
     fallbacks: int = 0
     alerts_suppressed: int = 0
+    state_expired: int = 0
+    """Entities forgotten after `state_idle_expiry_s` without activity (tombstoned)."""
+    state_evicted: int = 0
+    """Entities forgotten, least recently seen first, over `state_max_entities`."""
+    state_entities: Callable[[], int] | None = None
+    restore_seconds: float = 0.0
+    """Time spent restoring partitions' state from the changelog, in all."""
     unscorable: int = 0
     """Records with a readable id that could not be scored: a dead letter and a review score."""
     flagged_input: dict[str, int] = field(default_factory=dict)
@@ -176,6 +184,12 @@ class Counters:
             "retried_batches": self.retried_batches,
             "fallbacks": self.fallbacks,
             "alerts_suppressed": self.alerts_suppressed,
+            "state": {
+                "entities": self.state_entities() if self.state_entities is not None else 0,
+                "expired": self.state_expired,
+                "evicted": self.state_evicted,
+                "restore_seconds": round(self.restore_seconds, 3),
+            },
             "unscorable": self.unscorable,
             "model_restarts": self.model_restarts() if self.model_restarts is not None else 0,
             "flagged_input": dict(self.flagged_input),
@@ -266,6 +280,7 @@ class Processor:
         # read through self.scoring at report time: a hot swap brings its own memory and cache
         self.counters.narrative = lambda: self.scoring.narrative_stats()
         self.counters.model_restarts = lambda: int(getattr(self.scoring, "restarts", 0))
+        self.counters.state_entities = self.state_entities
         self.gc_watch = GcWatch()
         self.admission = Admission(
             mapping,
@@ -372,6 +387,7 @@ class Processor:
             asyncio.create_task(self._dispatch_loop(), name="dispatch"),
             asyncio.create_task(self._commit_loop(), name="commit"),
             asyncio.create_task(self._sender_loop(), name="sender"),
+            asyncio.create_task(self._state_loop(), name="state"),
         ]
         if self.labels is not None:
             tasks.append(asyncio.create_task(self.labels.run(), name="labels"))
@@ -933,6 +949,26 @@ class Processor:
 
     # ------------------------------------------------------------------------------ commit
 
+    async def _state_loop(self) -> None:
+        """Bounded state: entities idle past the horizon expire, and a partition over
+        `state_max_entities` forgets its least recently seen; both become tombstones in the
+        changelog at the next flush, so a new owner restores only the live ones."""
+        settings = self.settings
+        idle = settings.state_idle_expiry_s
+        if idle is None:
+            idle = self.spec.horizon_s()
+        while True:
+            await asyncio.sleep(settings.state_maintenance_interval_s)
+            for state in list(self.states.values()):
+                if idle > 0 and math.isfinite(state.stream_time):
+                    self.counters.state_expired += state.expire(state.stream_time, idle)
+                if settings.state_max_entities > 0:
+                    self.counters.state_evicted += state.evict(settings.state_max_entities)
+
+    def state_entities(self) -> int:
+        """Entities held in memory, over this worker's partitions."""
+        return sum(len(state) for state in self.states.values())
+
     async def _gc_loop(self) -> None:
         # the first freeze right away: the model, the libraries and the restored state
         while True:
@@ -968,6 +1004,13 @@ class Processor:
         if only is not None:
             offsets = {tp: o for tp, o in offsets.items() if tp[1] in only}
         if not offsets:
+            # Nothing new to commit, but expiry or eviction may have left tombstones: written
+            # now, not at the next input (an idle partition would hold them forever).
+            idle = [
+                p for p, st in self.states.items() if st.has_dirty() and (only is None or p in only)
+            ]
+            if idle:
+                await self._store.flush(self.states, idle)
             return
         await self._store.flush(self.states, {tp[1] for tp in offsets})  # step 2
         try:
@@ -1218,7 +1261,9 @@ class Processor:
                     await txn.stop()
                     return
                 self._txns[p] = txn
+            began = time.monotonic()
             self.states[p] = await self._store.restore(p)
+            self.counters.restore_seconds += time.monotonic() - began
             self._dedupe[p] = self._restore_dedupe(p)
             self._assigned.add(p)
         self._last_input = time.monotonic()  # idleness counts from the moment we can read

@@ -43,6 +43,11 @@ BATCH_TOKENS_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 FILL_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
+STATE_BYTES_PER_ENTITY = 1_800
+"""Resident memory per entity of the native spec, measured with `FeatureState.process`: 100,000
+new accounts, +180 MB (1,802 B each)."""
+
+
 class FastHistogram:
     """Cumulative-on-export histogram: `observe` is one bisect and two additions."""
 
@@ -173,6 +178,32 @@ class ProcessorMetrics(Collector):
             "Records that named a payment but could not be scored: a dead letter and a score "
             "with band review and flag unscorable_input.",
             value=int(counts.get("unscorable", 0)),
+        )
+        state = counts.get("state") or {}
+        yield GaugeMetricFamily(
+            "fraudstream_state_entities",
+            "Entities (accounts, cards, devices...) held in memory over this worker's partitions.",
+            value=int(state.get("entities", 0)),
+        )
+        yield GaugeMetricFamily(
+            "fraudstream_state_bytes_estimate",
+            "Estimated memory of the per-entity state (entities x 1,800 B, measured for the native spec).",
+            value=int(state.get("entities", 0)) * STATE_BYTES_PER_ENTITY,
+        )
+        yield CounterMetricFamily(
+            "fraudstream_state_expired",
+            "Entities forgotten after state_idle_expiry_s without activity (tombstoned).",
+            value=int(state.get("expired", 0)),
+        )
+        yield CounterMetricFamily(
+            "fraudstream_state_evicted",
+            "Entities forgotten, least recently seen first, over state_max_entities.",
+            value=int(state.get("evicted", 0)),
+        )
+        yield CounterMetricFamily(
+            "fraudstream_state_restore_seconds",
+            "Time spent restoring partitions' state from the changelog.",
+            value=float(state.get("restore_seconds", 0.0)),
         )
         flagged = CounterMetricFamily(
             "fraudstream_flagged_input",

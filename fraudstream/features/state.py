@@ -804,7 +804,7 @@ class FeatureState:
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables.values())
 
-    def keys(self) -> Iterator[tuple[str, str]]:
+    def entity_keys(self) -> Iterator[tuple[str, str]]:
         for role, table in self._tables.items():
             for k in table:
                 yield role, k
@@ -854,7 +854,7 @@ class FeatureState:
     def snapshot(self) -> dict[tuple[str, str], bytes]:
         """Every entity's dump (tests and debugging; the stream uses dirty/dump)."""
         out: dict[tuple[str, str], bytes] = {}
-        for role, key in self.keys():
+        for role, key in self.entity_keys():
             data = self.dump(role, key)
             assert data is not None
             out[(role, key)] = data

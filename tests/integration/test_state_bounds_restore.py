@@ -39,7 +39,7 @@ async def restored_accounts(settings, spec: FeatureSpec, partitions: int) -> set
         keys: set[str] = set()
         for p in range(partitions):
             state = await store.restore(p)
-            keys |= {k for role, k in state.keys() if role == "account"}  # noqa: SIM118
+            keys |= {k for role, k in state.entity_keys() if role == "account"}
         return keys
     finally:
         await store.stop()

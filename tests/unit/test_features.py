@@ -483,7 +483,7 @@ def test_labels_only_touch_delayed_blocks_and_named_entities() -> None:
     state = FeatureState(spec_with(VEL, delayed=(RISK,)))
     state.apply_label(label(T0, T0 + 7 * DAY, True, account="A", card="A", terminal="T"))
     state.apply_label(label(T0, T0 + 7 * DAY, True, merchant="M"))  # no delayed role: ignored
-    assert sorted(state.keys()) == [("terminal", "T")]
+    assert sorted(state.entity_keys()) == [("terminal", "T")]
     f = named(state, ev(T0 + 7 * DAY, account="A", terminal="T"))
     assert f["account_count_1d"] == 1
     assert f["terminal_delayed_count_1d"] == 1
@@ -551,7 +551,7 @@ def test_expire_forgets_idle_entities_and_marks_them_dirty() -> None:
     state.apply_label(label(T0, T0 + 3000, False, terminal="T"))
     state.clear_dirty()
     assert state.expire(now=T0 + 5000, idle_seconds=1500) == 2
-    assert sorted(state.keys()) == [("account", "new")]
+    assert sorted(state.entity_keys()) == [("account", "new")]
     assert state.dirty() == {("account", "old"), ("terminal", "T")}
     assert state.dump("account", "old") is None
     f = named(state, ev(T0 + 5001, account="old"))

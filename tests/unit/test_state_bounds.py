@@ -43,7 +43,7 @@ def test_expire_forgets_exactly_the_idle_entities(
     assert now == max(latest.values())
     gone = state.expire(now, idle)
     live = {k for k, t in latest.items() if t >= now - idle}
-    assert {k for _, k in state.keys()} == live  # noqa: SIM118 (not a dict)
+    assert {k for _, k in state.entity_keys()} == live
     assert gone == len(latest) - len(live)
     # every forgotten entity is a tombstone for the changelog
     assert state.dirty() == {("account", k) for k in latest.keys() - live}
@@ -56,7 +56,7 @@ def test_evict_keeps_the_most_recently_seen(steps: list[tuple[int, float]], limi
     state, latest = run(steps)
     state.clear_dirty()
     gone = state.evict(limit)
-    kept = {k for _, k in state.keys()}  # noqa: SIM118 (not a dict)
+    kept = {k for _, k in state.entity_keys()}
     if len(latest) <= limit:
         assert gone == 0 and kept == set(latest)
         return

@@ -1,0 +1,99 @@
+"""`fraudstream bench-state`: what the per-entity state costs, in memory and time.
+
+Folds one event for each of N new accounts (the native spec, the stream's own `FeatureState`),
+then measures what a worker pays for them: resident memory per entity, time per event, the bytes
+of their changelog records, the time to restore them from those records (the CPU side of a
+restore; reading them from the broker comes on top), and one eviction pass over the limit. A
+benchmark that prints figures, not a test: run it on an idle machine.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from typing import Any
+
+import click
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+def measure(entities: int) -> dict[str, Any]:
+    from fraudstream.events import Event
+    from fraudstream.features import FeatureSpec, FeatureState
+
+    spec = FeatureSpec.native()
+    state = FeatureState(spec)
+    t0 = 1_767_225_600.0  # 2026-01-01
+    categorical = {"channel": "card_present", "currency": "EUR", "mcc": "5411", "country": "GB"}
+    gc.collect()
+    before = _rss_bytes()
+    started = time.perf_counter()
+    for i in range(entities):
+        event = Event(
+            f"tx-{i}",
+            t0 + i * 0.01,
+            42.0,
+            "TESCO STORES",
+            {"account": f"acc-{i:09d}"},
+            categorical=categorical,
+        )
+        state.process(event, i)
+    fold_s = time.perf_counter() - started
+    gc.collect()
+    grown = _rss_bytes() - before
+    held = len(state)
+    started = time.perf_counter()
+    records = [(role, key, state.dump(role, key)) for role, key in state.entity_keys()]
+    dump_s = time.perf_counter() - started
+    changelog_bytes = sum(len(v or b"") + len(k) + len(r) + 1 for r, k, v in records)
+    restored = FeatureState(spec)
+    started = time.perf_counter()
+    for role, key, value in records:
+        restored.load(role, key, value)
+    restore_s = time.perf_counter() - started
+    del records, restored
+    started = time.perf_counter()
+    evicted = state.evict(int(held / 0.9 * 0.5))  # down to half
+    evict_s = time.perf_counter() - started
+    return {
+        "backend": "memory",
+        "entities": held,
+        "rss_growth_mb": round(grown / 1e6, 1),
+        "bytes_per_entity": round(grown / max(held, 1)),
+        "fold_us_per_event": round(fold_s / max(entities, 1) * 1e6, 2),
+        "changelog_bytes_per_entity": round(changelog_bytes / max(held, 1)),
+        "dump_s": round(dump_s, 2),
+        "restore_s": round(restore_s, 2),
+        "restore_entities_per_s": round(held / max(restore_s, 1e-9)),
+        "evicted": evicted,
+        "evict_s": round(evict_s, 3),
+    }
+
+
+@click.command("bench-state")
+@click.option(
+    "--entities",
+    type=click.IntRange(min=1),
+    default=1_000_000,
+    show_default=True,
+    help="New accounts to fold (one event each). Memory grows by about 1.8 KB each.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON document.")
+def bench_state(entities: int, as_json: bool) -> None:
+    """Memory per entity, time per event, changelog size and restore time of the state."""
+    result = measure(entities)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(
+        f"{result['entities']:,} entities in memory: +{result['rss_growth_mb']:,} MB RSS "
+        f"({result['bytes_per_entity']:,} B each), {result['fold_us_per_event']} us per event; "
+        f"changelog {result['changelog_bytes_per_entity']} B per entity, restored in "
+        f"{result['restore_s']} s ({result['restore_entities_per_s']:,} entities/s, CPU side); "
+        f"evicting {result['evicted']:,} took {result['evict_s']} s"
+    )

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fraudstream.model.mcc import mcc_words
+
 if TYPE_CHECKING:
     import torch
     from tokenizers import Tokenizer
@@ -180,10 +182,8 @@ def describe_numeric(name: str, value: float, usual: float) -> str:
         return f"average payment {_num(value)} on this {role} {last} (usual: {_num(usual)})"
     if m and (mm := re.fullmatch(r"([a-z0-9]+)_distinct_([a-z0-9_]+)", base)):
         role, field = mm.groups()
-        return (
-            f"{_num(value)} different {_words(field)} values on this {role} in the last {window} "
-            f"(usual: {_num(usual)})"
-        )
+        thing = _plural(_words(_DISTINCT_WORDS.get(field, field)), value)
+        return f"{_num(value)} {thing} on this {role} in the last {window} (usual: {_num(usual)})"
     if m and (mm := re.fullmatch(r"([a-z0-9]+)_delayed_risk", base)):
         return (
             f"{value:.0%} of this {mm.group(1)}'s labelled payments over {window} were fraud "
@@ -210,6 +210,20 @@ def describe_numeric(name: str, value: float, usual: float) -> str:
 
 
 _CATEGORY_WORDS = {"mcc": "merchant category", "ip_country": "IP country"}
+# a distinct-count field -> what one value of it is, in words
+_DISTINCT_WORDS = {"mcc": "merchant category", "ip_country": "IP country", "country": "country"}
+
+
+def _plural(noun: str, n: float) -> str:
+    """`"merchant", 1` -> "merchant"; `"country", 3` -> "different countries"."""
+    if n == 1:
+        return noun
+    head, _, last = noun.rpartition(" ")
+    if last.endswith("y") and last[-2:-1] not in "aeiou":
+        last = last[:-1] + "ies"
+    elif not last.endswith("s"):
+        last += "s"
+    return f"different {head + ' ' if head else ''}{last}"
 
 
 def describe_categorical(name: str, value: str, known: bool) -> str:
@@ -219,6 +233,8 @@ def describe_categorical(name: str, value: str, known: bool) -> str:
     if not value:
         return f"no {_words(name)}"
     rare = "" if known else " (rarely seen)"
+    if name == "mcc":
+        return f"merchant category: {mcc_words(value)}{rare}"
     return f"{_CATEGORY_WORDS.get(name, _words(name))} {value}{rare}"
 
 

@@ -300,7 +300,9 @@ def test_categorical_reasons_read_as_words() -> None:
         describe_categorical("declared_new_beneficiary", "true", True)
         == "declared a new beneficiary"
     )
-    assert describe_categorical("mcc", "6051", False) == "merchant category 6051 (rarely seen)"
+    assert describe_categorical("mcc", "6051", False) == (
+        "merchant category: quasi-cash (crypto, money orders) (6051) (rarely seen)"
+    )
 
 
 def test_salient_phrases_join_adjacent_words_and_skip_stop_words() -> None:

@@ -249,6 +249,10 @@ class Settings:
     nor a zero-width space in a memo can switch screening off."""
     web_port: int | None = None
     """Serve the live page and /metrics on this port (`run --web-port`); empty: no page."""
+    web_token: Secret | None = None
+    """A bearer token the page, /api/state and /metrics require (`FRAUDSTREAM_WEB_TOKEN`, or
+    from a secret file with `FRAUDSTREAM_WEB_TOKEN_FILE`); /healthz and /readyz stay open for
+    probes. A browser opens the page once as `/?token=...`, which sets a cookie."""
     web_host: str = "127.0.0.1"
     """Address the page and /metrics listen on: this machine only by default (they have no
     authentication); 0.0.0.0 (in a container, or behind a proxy) serves every interface."""

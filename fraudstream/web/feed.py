@@ -186,7 +186,12 @@ async def serve_processor(
     settings = processor.settings
     feed = ProcessorFeed(processor)
     processor.observer = feed
-    server = WebServer(state=feed.state, metrics=feed.metrics.render, ready=processor.readiness)
+    server = WebServer(
+        state=feed.state,
+        metrics=feed.metrics.render,
+        ready=processor.readiness,
+        token=settings.web_token.reveal() if settings.web_token else None,
+    )
     await server.start(
         host if host is not None else settings.web_host,
         port if port is not None else (settings.web_port or 0),

@@ -13,6 +13,8 @@ streams, and a browser tab left open for a week holds no connection.
 from __future__ import annotations
 
 import contextlib
+import hmac
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -62,6 +64,13 @@ async def _security_headers(
     return response
 
 
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+"""Routes a probe reads without the token: they say nothing about payments."""
+COOKIE = "fraudstream_token"
+SNAPSHOT_S = 1.0
+"""/api/state is built at most once a second, however many pages poll it."""
+
+
 class WebServer:
     def __init__(
         self,
@@ -69,13 +78,16 @@ class WebServer:
         state: Callable[[], dict[str, Any]],
         metrics: Callable[[], bytes] | None = None,
         ready: Callable[[], tuple[bool, str]] | None = None,
+        token: str | None = None,
     ) -> None:
         self._state = state
         self._metrics = metrics
         self._ready = ready
+        self._token = token or None
+        self._snapshot: tuple[float, bytes] | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
-        app = web.Application(middlewares=[_security_headers])
+        app = web.Application(middlewares=[_security_headers, self._authorise])
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._file)
         app.router.add_get("/api/state", self._api_state)
@@ -108,6 +120,29 @@ class WebServer:
                 await self._runner.cleanup()
             self._runner = None
 
+    @web.middleware
+    async def _authorise(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        token = self._token
+        if token is None or request.path in OPEN_PATHS:
+            return await handler(request)
+        offered = request.headers.get("Authorization", "")
+        given = offered.removeprefix("Bearer ").strip() if offered.startswith("Bearer ") else ""
+        given = given or request.cookies.get(COOKIE, "")
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return await handler(request)
+        query = request.query.get("token", "")
+        if request.path == "/" and query and hmac.compare_digest(query.encode(), token.encode()):
+            # A browser's first visit: the token becomes a cookie and leaves the address bar.
+            found = web.HTTPFound("/")
+            found.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+            raise found
+        raise web.HTTPUnauthorized(
+            text="a token is required: Authorization: Bearer <web_token>, or open /?token=...\n",
+            headers={"WWW-Authenticate": 'Bearer realm="fraudstream"'},
+        )
+
     async def _index(self, request: web.Request) -> web.Response:
         return self._serve("index.html")
 
@@ -127,8 +162,11 @@ class WebServer:
         )
 
     async def _api_state(self, request: web.Request) -> web.Response:
+        now = time.monotonic()
+        if self._snapshot is None or now - self._snapshot[0] >= SNAPSHOT_S:
+            self._snapshot = (now, orjson.dumps(self._state()))
         return web.Response(
-            body=orjson.dumps(self._state()),
+            body=self._snapshot[1],
             content_type="application/json",
             headers={"Cache-Control": "no-store"},
         )

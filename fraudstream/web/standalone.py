@@ -132,7 +132,9 @@ async def run_page(settings: Settings, *, port: int, stop: asyncio.Event | None 
     feed = TopicsFeed(settings, card=read_card(settings))
     consumer = make_consumer(settings.kafka, group_id=None, fetch_max_wait_ms=200)
     admin = AIOKafkaAdminClient(**admin_kwargs(settings.kafka))
-    server = WebServer(state=feed.state)
+    server = WebServer(
+        state=feed.state, token=settings.web_token.reveal() if settings.web_token else None
+    )
     stop = stop or asyncio.Event()
     await consumer.start()
     await admin.start()

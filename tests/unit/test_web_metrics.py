@@ -254,3 +254,50 @@ def test_the_topics_page_skips_records_of_the_wrong_shape() -> None:
     assert feed.counts["scored"] >= 1  # what it can read still counts
     feed.tick(2.0)
     assert isinstance(feed.state(), dict)
+
+
+async def test_a_web_token_guards_everything_but_the_probes() -> None:
+    import aiohttp
+
+    from fraudstream.web.server import WebServer
+
+    calls = {"n": 0}
+
+    def state() -> dict[str, int]:
+        calls["n"] += 1
+        return {"n": calls["n"]}
+
+    server = WebServer(state=state, ready=lambda: (True, "ok"), token="s3cret-token")
+    await server.start("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.port}"
+    try:
+        async with aiohttp.ClientSession() as anonymous:
+            for path in ("/", "/api/state", "/static/app.js"):
+                async with anonymous.get(url + path) as resp:
+                    assert resp.status == 401, path
+            for path in ("/healthz", "/readyz"):
+                async with anonymous.get(url + path) as resp:
+                    assert resp.status == 200, path
+            async with anonymous.get(
+                url + "/api/state", headers={"Authorization": "Bearer wrong"}
+            ) as resp:
+                assert resp.status == 401
+            async with anonymous.get(
+                url + "/api/state", headers={"Authorization": "Bearer s3cret-token"}
+            ) as resp:
+                assert resp.status == 200
+        # a browser: /?token=... once, then the cookie
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            async with browser.get(url + "/?token=s3cret-token", allow_redirects=False) as resp:
+                assert resp.status == 302 and resp.headers["Location"] == "/"
+                assert "HttpOnly" in resp.headers["Set-Cookie"]
+            async with browser.get(url + "/") as resp:
+                assert resp.status == 200
+            async with (
+                browser.get(url + "/api/state") as first,
+                browser.get(url + "/api/state") as second,
+            ):
+                # built once for both: at most one snapshot a second
+                assert await first.json() == await second.json() == {"n": 1}
+    finally:
+        await server.stop()

@@ -16,13 +16,22 @@ from fraudstream.config import Settings
 from fraudstream.pipeline import account_ref
 
 
-def matches(alert: dict[str, Any], min_score: float | None, account: str | None) -> bool:
-    score = alert.get("score_record", {}).get("score", 0.0)
-    if min_score is not None and score < min_score:
+def matches(
+    alert: dict[str, Any],
+    min_score: float | None,
+    account: str | None,
+    bands: frozenset[str] | None = None,
+) -> bool:
+    record = alert.get("score_record")
+    record = record if isinstance(record, dict) else {}
+    score = record.get("score", 0.0)
+    if min_score is not None and (not isinstance(score, int | float) or score < min_score):
         return False
-    return account is None or alert.get("transaction", {}).get("account_ref") == account_ref(
-        account
-    )
+    if bands is not None and record.get("band") not in bands:
+        return False
+    tx = alert.get("transaction")
+    tx = tx if isinstance(tx, dict) else {}
+    return account is None or tx.get("account_ref") == account_ref(account)
 
 
 COLUMNS = (
@@ -86,6 +95,7 @@ async def tail(
     as_json: bool,
     limit: int | None = None,
     idle_exit_s: float = 2.0,
+    bands: frozenset[str] | None = None,
 ) -> int:
     """Print alerts from the beginning of the topic; with `follow`, keep printing new ones."""
     from aiokafka import TopicPartition
@@ -123,7 +133,7 @@ async def tail(
                         alert = orjson.loads(m.value or b"null")
                     except orjson.JSONDecodeError:
                         continue
-                    if isinstance(alert, dict) and matches(alert, min_score, account):
+                    if isinstance(alert, dict) and matches(alert, min_score, account, bands):
                         for line in render([alert], as_json):
                             click.echo(line)
                         shown += 1
@@ -147,6 +157,13 @@ async def tail(
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new alerts (Ctrl-C to stop).")
 @click.option("--min-score", type=float, default=None, help="Only alerts with at least this score.")
 @click.option("--account", default=None, help="Only alerts of this account id.")
+@click.option(
+    "--band",
+    "bands",
+    type=click.Choice(["review", "block"]),
+    multiple=True,
+    help="Only alerts in this band (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
 @click.option("--limit", type=int, default=None, help="Stop after this many alerts.")
 @friendly_errors
@@ -157,6 +174,7 @@ def alerts(
     follow: bool,
     min_score: float | None,
     account: str | None,
+    bands: tuple[str, ...],
     as_json: bool,
     limit: int | None,
 ) -> None:
@@ -173,6 +191,7 @@ def alerts(
                 account=account,
                 as_json=as_json,
                 limit=limit,
+                bands=frozenset(bands) or None,
             )
         )
     except KeyboardInterrupt:

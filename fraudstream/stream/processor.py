@@ -64,8 +64,15 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
+from fraudstream import __version__
 from fraudstream.batching import (
     Dispatch,
     Idle,
@@ -92,6 +99,7 @@ from fraudstream.pipeline import (
     band_of,
     score_record,
 )
+from fraudstream.records import DecodeError, dead_letter
 from fraudstream.runtime.gc_policy import GcStats, GcWatch
 from fraudstream.runtime.runner import InferenceRunner
 from fraudstream.runtime.scoring import Reason, Scoring, decide, remember
@@ -115,6 +123,11 @@ each: p50 21 ms / p99 110-121 ms against 27 ms / 122 ms with 256)."""
 
 _BatchResult = tuple[np.ndarray, dict[int, list[Reason]], np.ndarray]
 """Scores, reasons of the alerting rows, narrative risk per row (NaN: none)."""
+
+
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+OUTPUT_STUB_BYTES = 4096
+"""How much of a refused output its dead-letter stub keeps (with the sha256 of the whole)."""
 
 
 class WorkerFailed(RuntimeError):
@@ -157,6 +170,8 @@ class Counters:
     state_entities: Callable[[], int] | None = None
     restore_seconds: float = 0.0
     """Time spent restoring partitions' state from the changelog, in all."""
+    outputs_too_large: int = 0
+    """Outputs the broker refused as too large, dead-lettered as a stub instead."""
     unscorable: int = 0
     """Records with a readable id that could not be scored: a dead letter and a review score."""
     flagged_input: dict[str, int] = field(default_factory=dict)
@@ -191,6 +206,7 @@ class Counters:
                 "restore_seconds": round(self.restore_seconds, 3),
             },
             "unscorable": self.unscorable,
+            "outputs_too_large": self.outputs_too_large,
             "model_restarts": self.model_restarts() if self.model_restarts is not None else 0,
             "flagged_input": dict(self.flagged_input),
             "elapsed_s": round(elapsed, 3),
@@ -924,6 +940,9 @@ class Processor:
             self._fatal = error or RuntimeError("send cancelled")
             self.stop()
             return
+        if isinstance(error, _TOO_LARGE) and out.topic != self.settings.topics.dlq:
+            self._dead_letter_output(out, error)
+            return
         if out.attempt >= MAX_SEND_ATTEMPTS:
             log.error(
                 "giving up sending to %s after %d attempts: %s", out.topic, out.attempt, error
@@ -942,6 +961,41 @@ class Processor:
             marker=out.marker,
         )
         asyncio.get_running_loop().call_later(0.2 * out.attempt, self._requeue, retry)
+
+    def _dead_letter_output(self, out: _Output, error: BaseException) -> None:
+        """An output the broker refuses as too large (a topic's `max.message.bytes` below what a
+        record needs): in its place, a dead letter holding its head and sha256, so that the
+        stream goes on and nothing is silently lost (retrying could never succeed)."""
+        ticket = out.ticket
+        self.counters.outputs_too_large += 1
+        kinds = self.counters.dead_letter_kinds
+        kinds["output_too_large"] = kinds.get("output_too_large", 0) + 1
+        log.warning(
+            "the broker refused a %d-byte record for %s as too large (%s): dead-lettered instead",
+            len(out.value),
+            out.topic,
+            type(error).__name__,
+        )
+        stub = dead_letter(
+            DecodeError(
+                "output_too_large",
+                f"the {out.topic} record of {len(out.value):,} bytes was refused by the broker "
+                f"({type(error).__name__}); its head and sha256 are kept here",
+            ),
+            topic=ticket.tp[0],
+            partition=ticket.tp[1],
+            offset=ticket.offset,
+            timestamp_ms=None,
+            key=out.key,
+            value=out.value,
+            now_ms=int(time.time() * 1000),
+            processor_version=__version__,
+            worker=self.worker_id,
+            max_payload_bytes=OUTPUT_STUB_BYTES,
+        )
+        self._requeue(
+            _Output(ticket, self.settings.topics.dlq, out.key, stub, 1, partition=out.partition)
+        )
 
     def _requeue(self, out: _Output) -> None:
         self._outbox.append(out)

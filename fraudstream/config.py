@@ -242,6 +242,9 @@ class Settings:
     max_key_bytes: int = 256
     """Records with a longer key are dead-lettered as `bad_key` (with the key's sha256): an
     account id is never that long, and every output would carry it."""
+    rules_path: str | None = None
+    """A rule file (YAML, `fraudstream/rules.py`): rules beside the model, reloaded on SIGHUP
+    with it; every score names the rules that fired."""
     strict_schema: bool = False
     """Dead-letter native transactions with fields the schema does not know, or with hidden
     characters or look-alike letters in a text, as the schema's letter says. Off: they are

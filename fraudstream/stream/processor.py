@@ -83,7 +83,7 @@ from fraudstream.batching import (
     Ticket,
     Wait,
 )
-from fraudstream.config import Settings
+from fraudstream.config import ConfigError, Settings
 from fraudstream.dedupe import AlertDedupe, decode_marker, encode_marker
 from fraudstream.features import FeatureSpec, FeatureState
 from fraudstream.input_checks import INPUT_FLAGS, unscorable_record
@@ -100,6 +100,7 @@ from fraudstream.pipeline import (
     score_record,
 )
 from fraudstream.records import DecodeError, dead_letter
+from fraudstream.rules import RuleError, RuleSet, facts_of, load_rules
 from fraudstream.runtime.gc_policy import GcStats, GcWatch
 from fraudstream.runtime.runner import InferenceRunner
 from fraudstream.runtime.scoring import Reason, Scoring, decide, remember
@@ -128,6 +129,16 @@ _BatchResult = tuple[np.ndarray, dict[int, list[Reason]], np.ndarray]
 _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 OUTPUT_STUB_BYTES = 4096
 """How much of a refused output its dead-letter stub keeps (with the sha256 of the whole)."""
+
+
+def load_rule_file(path: str | None) -> RuleSet | None:
+    """The rule file of `rules_path` (None: no rules); a bad file is a `ConfigError`."""
+    if not path:
+        return None
+    try:
+        return load_rules(path)
+    except RuleError as exc:
+        raise ConfigError(f"rules_path: {exc}") from None
 
 
 class WorkerFailed(RuntimeError):
@@ -298,6 +309,7 @@ class Processor:
         self.counters.model_restarts = lambda: int(getattr(self.scoring, "restarts", 0))
         self.counters.state_entities = self.state_entities
         self.gc_watch = GcWatch()
+        self.rules = load_rule_file(settings.rules_path)
         self.admission = Admission(
             mapping,
             settings.admission_rules(self.worker_id),
@@ -753,11 +765,34 @@ class Processor:
         t0 = time.monotonic()
         scoring: Scoring = work.scoring or self.scoring  # the model that routed it
         threshold = self._threshold(scoring)
-        alert = score >= threshold
+        band: str | None = None
+        alert: bool | None = None
+        fired: list[dict[str, Any]] | None = None
+        if self.rules is not None:
+            ev = work.event
+            outcome = self.rules.decide(
+                facts_of(ev.amount, ev.categorical, ev.numeric, work.row.named(), ev.entities),
+                score,
+            )
+            score, band, alert, fired = (
+                outcome.score,
+                outcome.band,
+                outcome.alert,
+                outcome.records(),
+            )
+        if alert is None:
+            alert = score >= threshold
         decision = Decision(
             score=min(1.0, max(0.0, score)),
-            band=band_of(score, threshold, max(threshold, scoring.block_threshold)),
-            reasons=[*(r.as_dict() for r in reasons[:5]), *work.input_reasons],
+            band=band or band_of(score, threshold, max(threshold, scoring.block_threshold)),
+            reasons=[
+                *(r.as_dict() for r in reasons[:5]),
+                *work.input_reasons,
+                *(
+                    {"code": "rule", "text": f"rule {f['id']}: {f['reason']}", "weight": 0.0}
+                    for f in fired or ()
+                ),
+            ],
             model_version=scoring.version,
             stage=stage,
             alert=alert,
@@ -772,6 +807,8 @@ class Processor:
                 self.counters.alerts_suppressed += 1
         now_ms = int(time.time() * 1000)
         record = score_record(work, decision, now_ms=now_ms)
+        if fired is not None:
+            record["rules"] = fired
         if batch is not None:
             record["batch"] = batch
         record["timings_ms"]["produce"] = round((time.monotonic() - t0) * 1000.0, 3)
@@ -1183,8 +1220,14 @@ class Processor:
         log.info("model swapped: %s -> %s", old, scoring.version)
 
     def request_reload(self) -> None:
-        """SIGHUP: load the model folder again (off the loop) and swap it in; on failure keep
-        the current model and say why."""
+        """SIGHUP: load the rule file and the model folder again (the model off the loop) and
+        swap them in; on failure keep the current ones and say why."""
+        if self.settings.rules_path:
+            try:
+                self.rules = load_rule_file(self.settings.rules_path)
+                log.info("SIGHUP: rules reloaded from %s", self.settings.rules_path)
+            except ConfigError as exc:
+                log.error("SIGHUP: rules not reloaded, the current ones stay: %s", exc)
         if self.reloader is None:
             log.warning("SIGHUP: this processor was given a model object; nothing to reload")
             return

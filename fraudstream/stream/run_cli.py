@@ -35,6 +35,12 @@ def processor_options(func: Any) -> Any:
             "--model", "model_path", default=None, help="Model folder (default: the default model)."
         ),
         click.option("--mapping", default=None, help="Field mapping: native, handbook or a file."),
+        click.option(
+            "--rules",
+            "rules_path",
+            default=None,
+            help="Rule file (YAML) beside the model; reloaded on SIGHUP.",
+        ),
         click.option("--device", default=None, help="auto, cpu, cuda or cuda:N."),
         click.option(
             "--latency-budget-ms", type=float, default=None, help="Latency budget per transaction."

@@ -119,6 +119,8 @@ class EvaluateOptions:
     probe: bool = False
     """The narrative probe (`model/probe.py`): paired twins on held-out wording."""
     probe_pairs: int = 1000
+    rules: str | None = None
+    """A rule file to backtest on the test set next to the model alone (`fraudstream/rules.py`)."""
     features: str | None = None
     """Feature spec without a model: 'handbook', 'native' or a JSON file; default: the mapping."""
     k: int = 100
@@ -442,6 +444,31 @@ def evaluate_table(
         if final is not None:
             scores["cascade"] = (y, final)
         report["cascade"] = block
+
+    if options.rules is not None:
+        if model is None:
+            raise EvaluationError("--rules backtests beside a model: give --model DIR")
+        from fraudstream.rules import RuleError, backtest, load_rules, table_facts
+
+        try:
+            ruleset = load_rules(options.rules)
+        except RuleError as exc:
+            raise EvaluationError(str(exc)) from None
+        served_or_model = scores["cascade"][1] if "cascade" in scores else model_scores
+        assert served_or_model is not None  # a model was given
+        facts = [
+            table_facts(
+                table.numeric[i],
+                table.numeric_names,
+                table.categorical[i],
+                table.categorical_names,
+                {role: str(keys[i]) for role, keys in table.entities.items()},
+            )
+            for i in test
+        ]
+        report["rules_backtest"] = backtest(
+            ruleset, facts, served_or_model.tolist(), y.tolist(), float(model.model.threshold)
+        )
 
     if options.probe and model is not None:
         from fraudstream.model.probe import run_probe
@@ -882,6 +909,33 @@ def summary_table(report: dict[str, Any]) -> str:
                 f"{f['roc_auc']:.4f}, scam twins alerting {f['scam_alert_rate']:.1%}, benign "
                 f"twins alerting {f['benign_alert_rate']:.1%}"
             )
+    backtest = report.get("rules_backtest")
+    if backtest:
+        lines.append(rules_table(backtest))
+    return "\n".join(lines)
+
+
+def rules_table(backtest: dict[str, Any]) -> str:
+    """`evaluate --rules`: the rule file next to the model alone, and what each rule changed."""
+
+    def pct(v: float | None) -> str:
+        return "—" if v is None else f"{v:.3f}"
+
+    lines = [f"rules backtest: {backtest['source']} at alert threshold {backtest['threshold']:.4g}"]
+    for name in ("model_alone", "with_rules"):
+        f = backtest[name]
+        lines.append(
+            f"  {name.replace('_', ' '):<12} {f['alerts']:>7,} alerts, precision {pct(f['precision'])}, "
+            f"recall {pct(f['recall'])}"
+        )
+    lines.append(
+        f"  {'rule':<28} {'fired':>7} {'+alerts':>8} {'+frauds':>8} {'-alerts':>8} {'-frauds':>8}"
+    )
+    for rule_id, r in backtest["rules"].items():
+        lines.append(
+            f"  {rule_id[:28]:<28} {r['fired']:>7,} {r['alerts_added']:>8,} {r['frauds_added']:>8,} "
+            f"{r['alerts_removed']:>8,} {r['frauds_removed']:>8,}"
+        )
     return "\n".join(lines)
 
 

@@ -87,6 +87,14 @@ import click
     "model alone and by the served cascade.",
 )
 @click.option(
+    "--rules",
+    "rules_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Backtest a rule file (needs --model): alerts, precision and recall with and without "
+    "it, and what each rule added or removed.",
+)
+@click.option(
     "--probe-pairs",
     type=click.IntRange(min=10),
     default=1000,
@@ -129,6 +137,7 @@ def evaluate(
     cascade_band: tuple[float, float] | None,
     probe: bool,
     probe_pairs: int,
+    rules_file: str | None,
     features: str | None,
     seed: int,
     threads: int,
@@ -151,6 +160,8 @@ def evaluate(
         raise click.UsageError("--train-start belongs to --protocol handbook")
     if model_dir is None and baseline is None:
         raise click.UsageError("nothing to evaluate: give --model DIR and/or --baseline gbdt")
+    if rules_file is not None and model_dir is None:
+        raise click.UsageError("--rules backtests beside a model: give --model DIR")
     if probe and model_dir is None:
         raise click.UsageError("--probe needs --model DIR (it measures a model)")
     if cascade_band is not None and not 0.0 <= cascade_band[0] < cascade_band[1] <= 1.0:
@@ -174,6 +185,7 @@ def evaluate(
         cascade_band=cascade_band,
         probe=probe,
         probe_pairs=probe_pairs,
+        rules=rules_file,
         features=features,
         seed=seed,
         threads=threads,

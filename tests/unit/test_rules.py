@@ -127,3 +127,39 @@ def test_a_yaml_error_names_the_line(tmp_path: Path) -> None:
     path.write_text("rules:\n  - id: x\n    if: {amount: {'>': 1}\n")
     with pytest.raises(RuleError, match=r"line \d+, column \d+"):
         load_rules(path)
+
+
+def test_backtest_counts_what_each_rule_added_and_removed() -> None:
+    from fraudstream.rules import backtest
+
+    rs = parse_rules(
+        {
+            "rules": [
+                {"id": "big", "if": {"amount": {">": 1000}}, "then": "review", "reason": "big"},
+                {"id": "trusted", "if": {"channel": {"in": ["ATM"]}}, "then": "allow"},
+            ]
+        },
+        source="r.yaml",
+    )
+    rows = [
+        {"amount": 5000.0, "channel": "transfer"},  # model misses a fraud: 'big' adds it
+        {"amount": 5000.0, "channel": "transfer"},  # 'big' adds a false alarm
+        {"amount": 10.0, "channel": "atm"},  # model alerts, 'trusted' removes a fraud
+        {"amount": 10.0, "channel": "transfer"},  # model alerts a fraud, no rule
+        {"amount": 10.0, "channel": "transfer"},  # quiet
+    ]
+    scores = [0.1, 0.1, 0.9, 0.9, 0.1]
+    labels = [1, 0, 1, 1, 0]
+    out = backtest(rs, rows, scores, labels, threshold=0.5)
+    assert out["model_alone"] == {"alerts": 2, "precision": 1.0, "recall": round(2 / 3, 4)}
+    assert out["with_rules"] == {
+        "alerts": 3,
+        "precision": round(2 / 3, 4),
+        "recall": round(2 / 3, 4),
+    }
+    assert out["rules"]["big"] == {
+        "fired": 2, "alerts_added": 2, "frauds_added": 1, "alerts_removed": 0, "frauds_removed": 0
+    }  # fmt: skip
+    assert out["rules"]["trusted"] == {
+        "fired": 1, "alerts_added": 0, "frauds_added": 0, "alerts_removed": 1, "frauds_removed": 1
+    }  # fmt: skip

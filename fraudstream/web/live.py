@@ -59,6 +59,12 @@ def alert_row(alert: Mapping[str, Any]) -> dict[str, Any]:
         "reasons": reasons,
         "model_version": score.get("model_version"),
         "stage": score.get("stage"),
+        # the rules of the rule file that fired, as "id (action)" (fraudstream/rules.py)
+        "rules": [
+            f"{r.get('id')} ({r.get('action')})"
+            for r in (score.get("rules") or [])
+            if isinstance(r, Mapping)
+        ],
     }
 
 

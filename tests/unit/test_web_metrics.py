@@ -301,3 +301,12 @@ async def test_a_web_token_guards_everything_but_the_probes() -> None:
                 assert await first.json() == await second.json() == {"n": 1}
     finally:
         await server.stop()
+
+
+def test_alert_rows_name_the_rules_that_fired() -> None:
+    doc = alert(1)
+    doc["score_record"]["rules"] = [
+        {"id": "sanctioned-country", "action": "block", "reason": "payment to a sanctioned country"}
+    ]
+    assert alert_row(doc)["rules"] == ["sanctioned-country (block)"]
+    assert alert_row(alert(2))["rules"] == []

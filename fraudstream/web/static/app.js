@@ -46,6 +46,12 @@ function drawAlerts(alerts) {
       li.textContent = r;
       ul.appendChild(li);
     }
+    for (const r of a.rules || []) {
+      const li = document.createElement("li");
+      li.className = "rule";
+      li.textContent = `rule ${r}`;
+      ul.appendChild(li);
+    }
     cell(tr, ul);
     cell(tr, a.model_version, "mono");
     rows.appendChild(tr);

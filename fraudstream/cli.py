@@ -13,7 +13,7 @@ import click
 # name -> "module:attribute" of a click command or group
 COMMANDS: dict[str, str] = {
     "alerts": "fraudstream.alerts_cli:alerts",
-    "bench-state": "loadtest.state_bench:bench_state",
+    "bench-state": "fraudstream.features.state_bench:bench_state",
     "bench-model": "fraudstream.model.bench_cli:bench_model",
     "chaos": "loadtest.chaos:chaos",
     "compare-models": "fraudstream.compare_cli:compare_models",

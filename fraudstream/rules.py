@@ -52,6 +52,8 @@ from typing import Any
 
 import yaml
 
+from fraudstream.config import yaml_position
+
 ACTIONS = ("block", "allow", "review", "score_at_least")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -252,9 +254,7 @@ def load_rules(path: str | Path) -> RuleSet:
     except FileNotFoundError:
         raise RuleError(f"{path}: no such rule file; fix: give an existing YAML file") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise RuleError(f"{path}: not valid YAML{where}") from None
+        raise RuleError(f"{path}: not valid YAML: {yaml_position(exc)}") from None
     return parse_rules(doc, source=str(path), base=path.parent)
 
 

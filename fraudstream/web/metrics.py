@@ -180,31 +180,22 @@ class ProcessorMetrics(Collector):
             value=int(counts.get("unscorable", 0)),
         )
         state = counts.get("state") or {}
-        yield GaugeMetricFamily(
-            "fraudstream_state_entities",
-            "Entities (accounts, cards, devices...) held in memory over this worker's partitions.",
-            value=int(state.get("entities", 0)),
-        )
-        yield GaugeMetricFamily(
-            "fraudstream_state_bytes_estimate",
-            "Estimated memory of the per-entity state (entities x 1,800 B, measured for the native spec).",
-            value=int(state.get("entities", 0)) * STATE_BYTES_PER_ENTITY,
-        )
-        yield CounterMetricFamily(
-            "fraudstream_state_expired",
-            "Entities forgotten after state_idle_expiry_s without activity (tombstoned).",
-            value=int(state.get("expired", 0)),
-        )
-        yield CounterMetricFamily(
-            "fraudstream_state_evicted",
-            "Entities forgotten, least recently seen first, over state_max_entities.",
-            value=int(state.get("evicted", 0)),
-        )
-        yield CounterMetricFamily(
-            "fraudstream_state_restore_seconds",
-            "Time spent restoring partitions' state from the changelog.",
-            value=float(state.get("restore_seconds", 0.0)),
-        )
+        entities = int(state.get("entities", 0))
+        rows: list[tuple[str, str, float, type[CounterMetricFamily | GaugeMetricFamily]]] = [
+            ("state_entities", "Entities (accounts, cards, devices...) held in memory over this "
+             "worker's partitions.", entities, GaugeMetricFamily),
+            ("state_bytes_estimate", "Estimated memory of the per-entity state (entities x "
+             "1,800 B, measured for the native spec).", entities * STATE_BYTES_PER_ENTITY,
+             GaugeMetricFamily),
+            ("state_expired", "Entities forgotten after state_idle_expiry_s without activity "
+             "(tombstoned).", state.get("expired", 0), CounterMetricFamily),
+            ("state_evicted", "Entities forgotten, least recently seen first, over "
+             "state_max_entities.", state.get("evicted", 0), CounterMetricFamily),
+            ("state_restore_seconds", "Time spent restoring partitions' state from the "
+             "changelog.", float(state.get("restore_seconds", 0.0)), CounterMetricFamily),
+        ]  # fmt: skip
+        for name, doc, value, family in rows:
+            yield family(f"fraudstream_{name}", doc, value=value)
         flagged = CounterMetricFamily(
             "fraudstream_flagged_input",
             "Scored records whose input carried an anomaly (hidden characters, look-alike "

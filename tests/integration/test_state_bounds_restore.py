@@ -9,10 +9,12 @@ import asyncio
 import orjson
 import pytest
 
+from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.stream.app import build_processor
 from fraudstream.stream.clients import make_producer
+from fraudstream.stream.processor import Counters
 from fraudstream.stream.produce import produce_records
 from fraudstream.stream.state_store import StateStore
 from fraudstream.testing import FakeScoring, prefixed_settings, transaction
@@ -30,7 +32,7 @@ def tx(i: int, account: str, hour: int) -> tuple[bytes, bytes]:
     return account.encode(), orjson.dumps(doc)
 
 
-async def restored_accounts(settings, spec: FeatureSpec, partitions: int) -> set[str]:  # type: ignore[no-untyped-def]
+async def restored_accounts(settings: Settings, spec: FeatureSpec, partitions: int) -> set[str]:
     producer = make_producer(settings.kafka)
     await producer.start()
     store = StateStore(settings, spec, producer, partitions=partitions)
@@ -46,6 +48,22 @@ async def restored_accounts(settings, spec: FeatureSpec, partitions: int) -> set
         await producer.stop()
 
 
+async def run_in_two_waves(
+    settings: Settings,
+    spec: FeatureSpec,
+    first: list[tuple[bytes, bytes]],
+    then: list[tuple[bytes, bytes]],
+) -> Counters:
+    """One processor: the first records, a second for maintenance to run, then the rest."""
+    processor = build_processor(settings, scoring=FakeScoring(), spec=spec)
+    run = asyncio.create_task(processor.run(exit_when_idle=2.0))
+    await asyncio.wait_for(processor.ready.wait(), 60)
+    await produce_records(settings.kafka, settings.topics.input, first)
+    await asyncio.sleep(1.0)
+    await produce_records(settings.kafka, settings.topics.input, then)
+    return await asyncio.wait_for(run, 120)
+
+
 async def test_a_new_owner_restores_only_the_live_entities(
     kafka_broker: BrokerInfo, topic_prefix: str
 ) -> None:
@@ -59,13 +77,7 @@ async def test_a_new_owner_restores_only_the_live_entities(
     )
     old = [tx(i, f"old-{i:03d}", 0) for i in range(40)]  # 00:xx, then idle
     new = [tx(100 + i, f"new-{i:03d}", 5) for i in range(40)]  # 05:xx: five hours later
-    processor = build_processor(settings, scoring=FakeScoring(), spec=spec)
-    run = asyncio.create_task(processor.run(exit_when_idle=2.0))
-    await asyncio.wait_for(processor.ready.wait(), 60)
-    await produce_records(settings.kafka, settings.topics.input, old)
-    await asyncio.sleep(1.0)
-    await produce_records(settings.kafka, settings.topics.input, new)
-    counters = await asyncio.wait_for(run, 120)
+    counters = await run_in_two_waves(settings, spec, old, new)
     assert counters.scored == 80
     assert counters.state_expired >= 40
     assert await restored_accounts(settings, spec, 1) == {k.decode() for k, _ in new}
@@ -85,13 +97,7 @@ async def test_over_the_entity_limit_the_least_recently_seen_are_forgotten(
     )
     first = [tx(i, f"first-{i:03d}", 1) for i in range(60)]
     last = [tx(100 + i, f"last-{i:03d}", 2) for i in range(40)]
-    processor = build_processor(settings, scoring=FakeScoring(), spec=spec)
-    run = asyncio.create_task(processor.run(exit_when_idle=2.0))
-    await asyncio.wait_for(processor.ready.wait(), 60)
-    await produce_records(settings.kafka, settings.topics.input, first)
-    await asyncio.sleep(1.0)
-    await produce_records(settings.kafka, settings.topics.input, last)
-    counters = await asyncio.wait_for(run, 120)
+    counters = await run_in_two_waves(settings, spec, first, last)
     restored = await restored_accounts(settings, spec, 1)
     assert counters.state_evicted > 0
     assert len(restored) <= 50

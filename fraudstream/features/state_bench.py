@@ -1,4 +1,5 @@
-"""`fraudstream bench-state`: what the per-entity state costs, in memory and time.
+"""`fraudstream bench-state`: what the per-entity state costs, in memory and time (the memory
+side of `features/bench.py`, which times the per-record core).
 
 Folds one event for each of N new accounts (the native spec, the stream's own `FeatureState`),
 then measures what a worker pays for them: resident memory per entity, time per event, the bytes

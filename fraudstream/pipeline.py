@@ -7,7 +7,7 @@ Theory of operation
   * `Work`: a valid transaction, mapped to an `Event`, folded into its partition's feature state,
     with its `FeatureRow` ready for scoring and its deadline set (time read + latency budget);
   * `Rejected`: the dead-letter bytes to publish, with a machine-readable reason.
-No input is dropped and nothing raises on bad input. The Kafka shell (`stream/processor.py`)
+No input is dropped and nothing raises on bad input. The Kafka shell (`stream/worker.py` and its parts)
 publishes what comes out and commits an offset only when all of it is acknowledged.
 
 Output records are built by `score_record` and `alert_record`: plain dicts matching
@@ -22,7 +22,7 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fraudstream import __version__, input_checks
 from fraudstream.events import Event
@@ -31,6 +31,10 @@ from fraudstream.logs import mask_identifiers
 from fraudstream.mapping import FieldError
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.records import DecodeError, dead_letter, decode_json, mask, validate_transaction
+
+if TYPE_CHECKING:
+    from fraudstream.batching import Ticket
+    from fraudstream.runtime.scoring import Scoring
 
 TP = tuple[str, int]
 
@@ -73,11 +77,19 @@ class Work:
     flags: list[str] = field(default_factory=list)
     input_reasons: list[dict[str, Any]] = field(default_factory=list)
     """Reasons about the input itself (`input_checks.py`): said on the score whatever it is."""
-    ticket: Any = None
-    """The Kafka shell's handle for acknowledging this record's outputs (opaque here)."""
-    scoring: Any = None
-    """The model that routed this record (opaque here): after a hot swap, records already routed
-    finish on it, so every score names the version that made it."""
+    queued_at: float | None = None
+    """Monotonic time it joined the language model's queue (None: it never did)."""
+    ticket: Ticket | None = None
+    """The Kafka shell's handle for acknowledging this record's outputs."""
+    scoring: Scoring | None = None
+    """The model that routed this record: after a hot swap, records already routed finish on
+    it, so every score names the version that made it."""
+
+    @property
+    def tracked_ticket(self) -> Ticket:
+        """`ticket`, which the shell sets when it reads the record, before anything else."""
+        assert self.ticket is not None, "work routed before the shell gave it a ticket"
+        return self.ticket
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,14 +4,20 @@
 * `FakeScoring`: a `Scoring` with no model: a keyword rule, optional per-batch delay, optional
   failures (the next N batches, or every batch holding a given text), so the processor can be
   tested without torch.
+* `FakeProducer`, `FakeConsumer`, `FakeStateStore`: stand-ins for the Kafka clients and the
+  changelog, so that each part of the worker (`stream/intake.py`, `outbox.py`, `checkpoint.py`,
+  ...) is unit-tested without a broker. They keep what they were given, in order.
 * `transaction(...)`: a valid native transaction with overrides.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,7 +28,15 @@ from fraudstream.config import KafkaSettings, Settings, TopicSettings
 from fraudstream.features import FeatureRow
 from fraudstream.runtime.scoring import Reason
 
-__all__ = ["FakeClock", "FakeScoring", "transaction"]
+__all__ = [
+    "FakeClock",
+    "FakeConsumer",
+    "FakeMessage",
+    "FakeProducer",
+    "FakeScoring",
+    "FakeStateStore",
+    "transaction",
+]
 
 SUSPICIOUS = ("gift card", "urgent", "crypto", "safe account", "tax office", "investment")
 
@@ -111,6 +125,144 @@ class FakeScoring:
             words = [k for k in SUSPICIOUS if k in prepared[i]]
             out.append([Reason("narrative", f"memo mentions '{w}'", 1.0) for w in words])
         return out
+
+
+@dataclass(frozen=True)
+class Sent:
+    topic: str
+    value: bytes
+    key: bytes | None
+    partition: int | None
+
+
+class FakeProducer:
+    """An `AIOKafkaProducer` stand-in: `send` keeps the record and returns its delivery future,
+    acknowledged at once (`auto_ack`) or when the test calls `ack()`; `fail(error, times)` makes
+    the next deliveries fail with `error`."""
+
+    def __init__(self, *, auto_ack: bool = True) -> None:
+        self.auto_ack = auto_ack
+        self.sent: list[Sent] = []
+        self.pending: deque[asyncio.Future[Any]] = deque()
+        self._failures: deque[BaseException] = deque()
+
+    def fail(self, error: BaseException, times: int = 1) -> None:
+        self._failures.extend([error] * times)
+
+    async def send(
+        self, topic: str, value: bytes, *, key: bytes | None = None, partition: int | None = None
+    ) -> asyncio.Future[Any]:
+        delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._failures:
+            delivery.set_exception(self._failures.popleft())
+            return delivery
+        self.sent.append(Sent(topic, value, key, partition))
+        if self.auto_ack:
+            delivery.set_result(None)
+        else:
+            self.pending.append(delivery)
+        return delivery
+
+    def ack(self, n: int | None = None) -> int:
+        """Acknowledge the `n` oldest pending sends (None: all); returns how many."""
+        count = 0
+        while self.pending and (n is None or count < n):
+            self.pending.popleft().set_result(None)
+            count += 1
+        return count
+
+    def topics(self) -> list[str]:
+        return [s.topic for s in self.sent]
+
+
+@dataclass(frozen=True)
+class FakeMessage:
+    """What `getmany` yields per record (the fields the worker reads)."""
+
+    offset: int
+    value: bytes
+    key: bytes | None = None
+    timestamp: int = 0
+
+
+class FakeConsumer:
+    """An `AIOKafkaConsumer` stand-in over in-memory partitions of one topic: `add` appends
+    records, `getmany` returns what is past each partition's position (unless paused),
+    `commit` keeps the offsets."""
+
+    def __init__(self, topic: str, partitions: Iterable[int] = (0,)) -> None:
+        from aiokafka import TopicPartition
+
+        self.topic = topic
+        self._tp = {p: TopicPartition(topic, p) for p in partitions}
+        self.records: dict[int, list[FakeMessage]] = {p: [] for p in self._tp}
+        self.position: dict[int, int] = {p: 0 for p in self._tp}
+        self.paused: set[int] = set()
+        self.commits: list[dict[Any, int]] = []
+        self.seeks: list[tuple[int, int]] = []
+
+    def add(self, partition: int, value: bytes, key: bytes | None = None) -> int:
+        """Append a record; returns its offset."""
+        log = self.records[partition]
+        log.append(FakeMessage(len(log), value, key, int(time.time() * 1000)))
+        return len(log) - 1
+
+    def assignment(self) -> set[Any]:
+        return set(self._tp.values())
+
+    def pause(self, *tps: Any) -> None:
+        self.paused.update(tp.partition for tp in tps)
+
+    def resume(self, *tps: Any) -> None:
+        self.paused.difference_update(tp.partition for tp in tps)
+
+    def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp.partition, offset))
+        self.position[tp.partition] = offset
+
+    def highwater(self, tp: Any) -> int:
+        return len(self.records[tp.partition])
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, Any]:
+        out: dict[Any, list[FakeMessage]] = {}
+        left = max_records if max_records is not None else 1 << 30
+        for p, tp in self._tp.items():
+            if p in self.paused or left <= 0:
+                continue
+            batch = self.records[p][self.position[p] : self.position[p] + left]
+            if batch:
+                out[tp] = batch
+                self.position[p] += len(batch)
+                left -= len(batch)
+        if not out:
+            await asyncio.sleep(timeout_ms / 1000.0)
+        return out
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        self.commits.append(dict(offsets))
+
+
+class FakeStateStore:
+    """A `stream.state_store.StateStore` stand-in: `flush` records which partitions it wrote
+    (and can be made to fail); `restore` gives a fresh state."""
+
+    def __init__(self, spec: Any = None) -> None:
+        from fraudstream.features import FeatureSpec
+
+        self.spec = spec or FeatureSpec.native()
+        self.flushes: list[list[int]] = []
+        self.alerted: dict[int, list[tuple[str, bytes]]] = {}
+        self.error: BaseException | None = None
+
+    async def flush(self, states: Any, partitions: Iterable[int], producer: Any = None) -> None:
+        if self.error is not None:
+            raise self.error
+        self.flushes.append(sorted(partitions))
+
+    async def restore(self, partition: int) -> Any:
+        from fraudstream.features import FeatureState
+
+        return FeatureState(self.spec)
 
 
 def transaction(**overrides: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """`fraudstream chaos <scenario> --json`: fault injection under load, counted from the outside.
 
 Every scenario runs real processor workers as subprocesses (`loadtest/chaos_worker.py`: the real
-`Processor` with `FakeScoring` instead of the language model, see there why), feeds them an
+`Worker` with `FakeScoring` instead of the language model, see there why), feeds them an
 open-loop stream of transactions, injects its fault, lets the last worker drain, and then counts
 with an independent `read_committed` reader (`stream/audit.py`), never with the workers' logs:
 

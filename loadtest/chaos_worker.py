@@ -1,6 +1,6 @@
 """One processor worker for the fault tests: `python -m loadtest.chaos_worker --bootstrap ...`.
 
-The real processor (`Processor.run` with the SIGTERM/SIGINT handlers, exactly as `fraudstream
+The real processor (`Worker.run` with the SIGTERM/SIGINT handlers, exactly as `fraudstream
 run` runs it) with `FakeScoring` instead of the language model, so that a kill, a bounce or a
 rebalance is not hidden behind model loading time. Differences from `fraudstream run`, each on
 purpose:
@@ -23,15 +23,16 @@ import asyncio
 import functools
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
 
 from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
-from fraudstream.stream import processor as processor_module
 from fraudstream.stream.app import load_mapping
-from fraudstream.stream.processor import Processor
+from fraudstream.stream.clients import make_consumer
+from fraudstream.stream.worker import Worker
 from fraudstream.testing import FakeScoring, prefixed_settings
 
 SESSION_TIMEOUT_MS = 6000
@@ -57,18 +58,20 @@ def chaos_settings(
     )
 
 
-class ChaosProcessor(Processor):
-    stuck_every = 0
-    stuck_s = 0.0
-    _commits = 0
+def stuck_commits(every: int, seconds: float) -> Callable[[int], Awaitable[None]]:
+    """A checkpoint hook that delays every `every`-th transaction commit by `seconds`."""
+    commits = 0
 
-    async def _before_txn_commit(self, partition: int) -> None:
-        self._commits += 1
-        if self.stuck_every and self._commits % self.stuck_every == 0:
+    async def hook(partition: int) -> None:
+        nonlocal commits
+        commits += 1
+        if every and commits % every == 0:
             logging.getLogger(__name__).warning(
-                "chaos: delaying the commit of partition %d by %.1f s", partition, self.stuck_s
+                "chaos: delaying the commit of partition %d by %.1f s", partition, seconds
             )
-            await asyncio.sleep(self.stuck_s)
+            await asyncio.sleep(seconds)
+
+    return hook
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
@@ -105,16 +108,19 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     )
     settings.check()
     scoring = FakeScoring(batch_delay_s=args.batch_delay_s, fail_on=args.fail_on)
-    processor = ChaosProcessor(
+    worker = Worker(
         settings,
         scoring,
         mapping=load_mapping(settings),
         spec=FeatureSpec.native(),
         worker_id=args.worker_id,
+        # a short session: a killed member's partitions move within seconds
+        consumer_factory=functools.partial(
+            make_consumer, session_timeout_ms=SESSION_TIMEOUT_MS, heartbeat_interval_ms=1000
+        ),
     )
-    processor.stuck_every = args.stuck_commit_every
-    processor.stuck_s = args.stuck_commit_s
-    counters = await processor.run(exit_when_idle=args.exit_when_idle, owns_process=True)
+    worker.checkpoint.before_commit = stuck_commits(args.stuck_commit_every, args.stuck_commit_s)
+    counters = await worker.run(exit_when_idle=args.exit_when_idle, owns_process=True)
     return counters.as_dict()
 
 
@@ -124,11 +130,6 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s"
     )
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    processor_module.make_consumer = functools.partial(
-        processor_module.make_consumer,
-        session_timeout_ms=SESSION_TIMEOUT_MS,
-        heartbeat_interval_ms=1000,
-    )
     try:
         counters = asyncio.run(amain(args))
     except RuntimeError as exc:

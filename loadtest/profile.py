@@ -21,7 +21,7 @@ _LINE = re.compile(r":\d+\)$")
 
 
 def function_of(frame: str) -> str:
-    """`Processor._admit (processor.py:318)` -> `Processor._admit (processor.py)`."""
+    """`Intake.admit (intake.py:97)` -> `Intake.admit (intake.py)`."""
     return _LINE.sub(")", frame)
 
 

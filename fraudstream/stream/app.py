@@ -1,4 +1,4 @@
-"""Wiring: settings -> mapping, model bricks, feature spec -> a running `Processor`."""
+"""Wiring: settings -> mapping, model bricks, feature spec -> a running `Worker`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fraudstream.config import ConfigError, Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.mapping import Mapping, MappingConfigError
 from fraudstream.runtime.scoring import Scoring
-from fraudstream.stream.processor import Listener, Processor
+from fraudstream.stream.worker import Listener, Worker
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def build_processor(
     listener: Listener | None = None,
     worker_id: str | None = None,
     shadow: Scoring | None = None,
-) -> Processor:
+) -> Worker:
     """A processor for `settings`; `scoring`/`spec` default to the configured model's, `shadow`
     to the challenger of `shadow_model_path` (if set)."""
     mapping = load_mapping(settings)
@@ -55,7 +55,7 @@ def build_processor(
             f"mapping {mapping.name!r} does not provide what the model's features need: {exc}; "
             "fix: use the mapping the model was trained with (see its model_card.json)"
         ) from None
-    return Processor(
+    return Worker(
         settings,
         scoring,
         mapping=mapping,

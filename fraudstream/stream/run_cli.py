@@ -98,7 +98,7 @@ def run(
     settings = settings_from_flags(config_file, bootstrap, **flags)
     setup_logging(settings)
     from fraudstream.stream.app import run_processor
-    from fraudstream.stream.processor import WorkerFailed
+    from fraudstream.stream.worker import WorkerFailed
 
     try:
         counters = asyncio.run(run_processor(settings, exit_when_idle=exit_when_idle))

@@ -1,7 +1,7 @@
 """The processor's side of the page: observe its outputs, keep the metrics, the live view and the
 drift watch, and serve them (`fraudstream run --web-port P`).
 
-`ProcessorFeed` is the processor's `observer` (see `stream/processor.py`): the processor calls it
+`ProcessorFeed` is the processor's `observer` (see `stream/worker.py`): the processor calls it
 on every score, alert, batch and broker acknowledgement, on its own event loop. Counters, lag and
 the model version are not pushed: they are read from the processor when the page or Prometheus
 asks, or once a second by `tick`.
@@ -29,12 +29,16 @@ MAX_PENDING = 200_000
 
 
 class _Processor(Protocol):
-    """What the feed reads from `stream.processor.Processor` (a protocol: no import cycle)."""
+    """What the feed reads from `stream.worker.Worker` (a protocol: no import cycle)."""
 
     settings: Settings
-    scoring: Any
-    worker_id: str
     observer: Any
+
+    @property
+    def scoring(self) -> Any: ...
+
+    @property
+    def worker_id(self) -> str: ...
 
     @property
     def counters(self) -> Any: ...

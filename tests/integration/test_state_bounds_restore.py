@@ -14,7 +14,7 @@ from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.stream.app import build_processor
 from fraudstream.stream.clients import make_producer
-from fraudstream.stream.processor import Counters
+from fraudstream.stream.counters import Counters
 from fraudstream.stream.produce import produce_records
 from fraudstream.stream.state_store import StateStore
 from fraudstream.testing import FakeScoring, prefixed_settings, transaction

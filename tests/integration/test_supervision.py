@@ -18,8 +18,8 @@ import pytest
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.stream.app import build_processor
-from fraudstream.stream.processor import Processor, WorkerFailed
 from fraudstream.stream.produce import produce_records
+from fraudstream.stream.worker import Worker, WorkerFailed
 from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 
 pytestmark = pytest.mark.integration
@@ -37,17 +37,17 @@ async def _araise(*args: Any, **kwargs: Any) -> Any:
     raise Boom("injected fault")
 
 
-def break_loop(processor: Processor, loop: str) -> None:
+def break_loop(worker: Worker, loop: str) -> None:
     if loop == "fetch":
-        processor._admit = _raise  # type: ignore[method-assign]
+        worker.intake.admit = _raise  # type: ignore[method-assign]
     elif loop == "dispatch":
-        processor.scheduler.poll = _raise  # type: ignore[method-assign]
+        worker.engine.scheduler.poll = _raise  # type: ignore[method-assign]
     elif loop == "commit":
-        assert processor._store is not None
-        processor._store.flush = _araise  # type: ignore[method-assign]
+        assert worker.ctx.store is not None
+        worker.ctx.store.flush = _araise  # type: ignore[method-assign]
     elif loop == "sender":
-        assert processor._producer is not None
-        processor._producer.send = _araise  # type: ignore[method-assign]
+        assert worker.ctx.producer is not None
+        worker.ctx.producer.send = _araise  # type: ignore[method-assign]
     else:
         raise AssertionError(loop)
 

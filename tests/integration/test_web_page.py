@@ -27,8 +27,8 @@ from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.localkafka import BrokerInfo
 from fraudstream.stream.app import build_processor
-from fraudstream.stream.processor import Processor
 from fraudstream.stream.produce import produce_records
+from fraudstream.stream.worker import Worker
 from fraudstream.testing import FakeScoring, prefixed_settings, transaction
 from fraudstream.web.drift import score_distribution
 from fraudstream.web.feed import ProcessorWeb, serve_processor
@@ -79,7 +79,7 @@ BAD: list[tuple[bytes | None, bytes]] = [
 @dataclass
 class Running:
     settings: Settings
-    processor: Processor
+    processor: Worker
     web: ProcessorWeb
 
     @property

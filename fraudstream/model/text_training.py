@@ -291,7 +291,6 @@ def train_text(
     *,
     folds: int,
     log: Callable[[str], None],
-    groups: int = 0,
 ) -> TextFeatures:
     """The text tower trained on every training narrative (the module, in place), and its
     features with cross-fitted ones for the training rows (`folds` >= 2; 1: no cross-fitting).
@@ -300,11 +299,7 @@ def train_text(
     training rows. Without it, the text of a training row comes from a tower trained on that
     very row: a statement descriptor of a merchant that had frauds then reads as risky, and the
     models downstream learn to trust names that mean nothing on new merchants (measured on a
-    held-out file: card testing AP 0.62 instead of 0.92 with the tower's features uncrossed).
-
-    `groups` > 0: the folds hold out whole groups of similar wording (`wording_groups`, on the
-    pretrained tower's sentence vectors) instead of single narratives, so that a training row's
-    text features come from a tower that has not read its paraphrases either."""
+    held-out file: card testing AP 0.62 instead of 0.92 with the tower's features uncrossed)."""
     assert module.text is not None and module.text_head is not None
     layers = len(module.text.bert.encoder.layer)
     frozen = layers - max(0, min(options.top_layers, layers))
@@ -319,10 +314,6 @@ def train_text(
     t1 = time.perf_counter()
     if folds >= 2:
         fold = np.random.default_rng([options.seed, 13]).integers(0, folds, n)
-        if groups > 0:
-            pretrained, _ = top_vectors(module, states, frozen, np.arange(n))
-            group = wording_groups(pretrained.numpy(), groups, options.seed)
-            fold = np.random.default_rng([options.seed, 13]).integers(0, folds, groups)[group]
         for k in range(folds):
             held = np.flatnonzero(seen & (fold == k))
             keep = np.where(fold == k, 0.0, 1.0)
@@ -354,24 +345,6 @@ def train_text(
         cross_fit_folds=float(folds if folds >= 2 else 0),
     )
     return TextFeatures(vectors, logits, fitted_vec, fitted_logit, info)
-
-
-def wording_groups(vectors: np.ndarray, k: int, seed: int, iterations: int = 25) -> np.ndarray:
-    """Group id per row of `vectors` (k-means on the unit sphere, seeded, deterministic):
-    paraphrases of one story land together in a pretrained sentence space."""
-    x = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    k = max(1, min(k, len(x)))
-    rng = np.random.default_rng([seed, 17])
-    centres = x[rng.choice(len(x), size=k, replace=False)]
-    group = np.zeros(len(x), dtype=np.int64)
-    for _ in range(iterations):
-        group = np.argmax(x @ centres.T, axis=1)
-        for c in range(k):
-            members = x[group == c]
-            if len(members):
-                m = members.sum(axis=0)
-                centres[c] = m / max(float(np.linalg.norm(m)), 1e-12)
-    return group
 
 
 def text_vectors(

@@ -141,9 +141,6 @@ class TrainOptions:
     text_folds: int = 2
     """top_layers / frozen: cross-fitting folds for the text features of training rows
     (`model/text_training.py::train_text`); 1: none."""
-    text_fold_groups: int = 0
-    """Cross-fitting folds over this many groups of similar wording (0: over single
-    narratives)."""
     text_weight: float = 0.5
     """end_to_end: weight of the text head's own loss next to the fused one."""
     text_dropout: float | None = None
@@ -428,7 +425,6 @@ def fit(
                     seed=options.seed,
                 ),
                 folds=options.text_folds,
-                groups=options.text_fold_groups,
                 log=say,
             )
         text_info.update(features.info)

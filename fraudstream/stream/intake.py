@@ -88,6 +88,25 @@ class Intake:
                 consumer.pause(*consumer.assignment())
                 self.paused = True
 
+    def lag(self) -> dict[TP, int]:
+        """Per assigned input partition: records on the broker not yet done (outputs all
+        acknowledged). The high watermark is the one of the last fetch response."""
+        consumer = self.ctx.consumer
+        if consumer is None:
+            return {}
+        out: dict[TP, int] = {}
+        for tp in consumer.assignment():
+            high = consumer.highwater(tp)
+            if high is None:
+                continue
+            key: TP = (tp.topic, tp.partition)
+            done = self.ctx.tracker.position(key)
+            if done is not None:
+                out[key] = max(0, high - done)
+            elif high == 0:
+                out[key] = 0  # an empty partition; otherwise unknown until its first record
+        return out
+
     def admit(self, data: dict[TopicPartition, list[Any]]) -> list[Work]:
         """Tickets for a fetched chunk; its admitted records (the rest dead-lettered)."""
         ctx = self.ctx

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -20,6 +22,9 @@ from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec, FeatureState
 from fraudstream.stream.clients import make_consumer
 from fraudstream.stream.topics import changelog_topic
+
+if TYPE_CHECKING:
+    from fraudstream.stream.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +36,23 @@ ALERTED_ROLE = "alerted"
 
 def state_key(role: str, key: str) -> bytes:
     return f"{role}{SEP}{key}".encode()
+
+
+def maintain(
+    states: Iterable[FeatureState], settings: Settings, spec: FeatureSpec, counters: Counters
+) -> None:
+    """Bounded state: entities idle past the horizon (`state_idle_expiry_s`, default the
+    features' own horizon) expire, and a partition over `state_max_entities` forgets its least
+    recently seen; both become tombstones at the next flush, so a new owner restores only the
+    live ones."""
+    idle = settings.state_idle_expiry_s
+    if idle is None:
+        idle = spec.horizon_s()
+    for state in list(states):
+        if idle > 0 and math.isfinite(state.stream_time):
+            counters.state_expired += state.expire(state.stream_time, idle)
+        if settings.state_max_entities > 0:
+            counters.state_evicted += state.evict(settings.state_max_entities)
 
 
 def parse_state_key(raw: bytes) -> tuple[str, str]:

@@ -20,7 +20,7 @@ batch later), so a finished record's outputs wait in `PartitionTxn` until every 
 the partition has finished too, and only then go to the producer. At commit time the released
 prefix, all acknowledged, *is* the committable offset prefix of `batching/offsets.py`.
 
-Commit sequence of one partition (the processor's `_commit_txn` follows it):
+Commit sequence of one partition (`stream/checkpoint.py` follows it):
 1. stop releasing outputs (`committing`), so the transaction's content stops growing;
 2. wait until every released output is acknowledged (`unacked == 0`);
 3. write the partition's changed per-entity state to the changelog, in the transaction;

@@ -32,7 +32,7 @@ class Verdicts:
         self.ctx = ctx
         self.outbox = outbox
         self.rules = rules
-        """Replaced whole on SIGHUP (`Worker.request_reload`)."""
+        """Replaced whole on SIGHUP (`reload.HotSwap.request`)."""
 
     def score(
         self,

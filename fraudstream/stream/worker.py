@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import signal
 import socket
@@ -41,11 +40,11 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
-from fraudstream.config import ConfigError, Settings
+from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.pipeline import TP, Admission
-from fraudstream.rules import RuleError, RuleSet, load_rules
+from fraudstream.rules import RuleSet
 from fraudstream.runtime.gc_policy import GcWatch
 from fraudstream.runtime.scoring import Scoring
 from fraudstream.stream.checkpoint import Checkpoint
@@ -57,27 +56,18 @@ from fraudstream.stream.intake import Intake
 from fraudstream.stream.label_feed import LabelFeed
 from fraudstream.stream.outbox import Outbox
 from fraudstream.stream.rebalance import Rebalance
+from fraudstream.stream.reload import HotSwap, load_rule_file
 from fraudstream.stream.shadow import Challenger, ShadowSlots
-from fraudstream.stream.state_store import StateStore
+from fraudstream.stream.state_store import StateStore, maintain
 from fraudstream.stream.topics import prepare_topics
 from fraudstream.stream.verdicts import Verdicts
 
-__all__ = ["ConsumerFactory", "Listener", "Observer", "Worker", "WorkerFailed", "load_rule_file"]
+__all__ = ["ConsumerFactory", "Listener", "Observer", "Worker", "WorkerFailed"]
 
 log = logging.getLogger(__name__)
 
 ConsumerFactory = Callable[..., AIOKafkaConsumer]
 """`make_consumer`'s signature: (kafka settings, *topics, **overrides) -> a consumer."""
-
-
-def load_rule_file(path: str | None) -> RuleSet | None:
-    """The rule file of `rules_path` (None: no rules); a bad file is a `ConfigError`."""
-    if not path:
-        return None
-    try:
-        return load_rules(path)
-    except RuleError as exc:
-        raise ConfigError(f"rules_path: {exc}") from None
 
 
 class Worker:
@@ -98,9 +88,6 @@ class Worker:
         `reloader`: loads the model again for a hot swap on SIGHUP (`request_reload`)."""
         self.settings = settings
         self.spec = spec
-        self.reloader = reloader
-        self.model_swaps = 0
-        self._reloading = False
         self.consumer_factory = consumer_factory
         ctx = self.ctx = WorkerContext(
             settings,
@@ -137,6 +124,7 @@ class Worker:
         self.rebalance = Rebalance(
             ctx, self.checkpoint, self.admission, slots, on_readable=self._readable
         )
+        self.hot_swap = HotSwap(ctx, self.verdicts, reloader)
         self._loops: list[asyncio.Task[Any]] = []
 
     # ------------------------------------------------------------------------------ views
@@ -204,23 +192,7 @@ class Worker:
         return sum(len(state) for state in self.ctx.states.values())
 
     def lag(self) -> dict[TP, int]:
-        """Per assigned input partition: records on the broker not yet done (outputs all
-        acknowledged). The high watermark is the one of the last fetch response."""
-        consumer = self.ctx.consumer
-        if consumer is None:
-            return {}
-        out: dict[TP, int] = {}
-        for tp in consumer.assignment():
-            high = consumer.highwater(tp)
-            if high is None:
-                continue
-            key: TP = (tp.topic, tp.partition)
-            done = self.ctx.tracker.position(key)
-            if done is not None:
-                out[key] = max(0, high - done)
-            elif high == 0:
-                out[key] = 0  # an empty partition; otherwise unknown until its first record
-        return out
+        return self.intake.lag()
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -368,20 +340,9 @@ class Worker:
         self.intake.last_input = time.monotonic()  # idleness counts from the moment we can read
 
     async def _state_loop(self) -> None:
-        """Bounded state: entities idle past the horizon expire, and a partition over
-        `state_max_entities` forgets its least recently seen; both become tombstones in the
-        changelog at the next flush, so a new owner restores only the live ones."""
-        settings, counters = self.settings, self.ctx.counters
-        idle = settings.state_idle_expiry_s
-        if idle is None:
-            idle = self.spec.horizon_s()
         while True:
-            await asyncio.sleep(settings.state_maintenance_interval_s)
-            for state in list(self.ctx.states.values()):
-                if idle > 0 and math.isfinite(state.stream_time):
-                    counters.state_expired += state.expire(state.stream_time, idle)
-                if settings.state_max_entities > 0:
-                    counters.state_evicted += state.evict(settings.state_max_entities)
+            await asyncio.sleep(self.settings.state_maintenance_interval_s)
+            maintain(self.ctx.states.values(), self.settings, self.spec, self.ctx.counters)
 
     async def _gc_loop(self) -> None:
         # the first freeze right away: the model, the libraries and the restored state
@@ -392,39 +353,13 @@ class Worker:
     # ------------------------------------------------------------------------------ hot swap
 
     def swap_model(self, scoring: Scoring) -> None:
-        """Score records routed from now on with `scoring`; records already routed (queued or
-        in a running batch) finish on the model that routed them. Call on the event loop."""
-        old = self.ctx.scoring.version
-        self.ctx.scoring = scoring
-        self.model_swaps += 1
-        log.info("model swapped: %s -> %s", old, scoring.version)
+        """Score records routed from now on with `scoring` (`reload.py`)."""
+        self.hot_swap.swap(scoring)
 
     def request_reload(self) -> None:
-        """SIGHUP: load the rule file and the model folder again (the model off the loop) and
-        swap them in; on failure keep the current ones and say why."""
-        if self.settings.rules_path:
-            try:
-                self.verdicts.rules = load_rule_file(self.settings.rules_path)
-                log.info("SIGHUP: rules reloaded from %s", self.settings.rules_path)
-            except ConfigError as exc:
-                log.error("SIGHUP: rules not reloaded, the current ones stay: %s", exc)
-        if self.reloader is None:
-            log.warning("SIGHUP: this processor was given a model object; nothing to reload")
-            return
-        if self._reloading:
-            log.info("SIGHUP: a reload is already running")
-            return
-        self._reloading = True
-        self.ctx.spawn(self._reload(self.reloader))
+        """SIGHUP: load the rule file and the model folder again and swap them in."""
+        self.hot_swap.request()
 
-    async def _reload(self, reloader: Callable[[], Scoring]) -> None:
-        try:
-            scoring = await asyncio.to_thread(reloader)
-        except Exception as exc:
-            log.error(
-                "model reload failed; still scoring with %s: %s", self.ctx.scoring.version, exc
-            )
-            return
-        finally:
-            self._reloading = False
-        self.swap_model(scoring)
+    @property
+    def model_swaps(self) -> int:
+        return self.hot_swap.swaps

@@ -4,8 +4,8 @@
     python -m loadtest.serve faust --fake-item-us 300 ... --take 256 --within-ms 10
 
 `processor` is `fraudstream run` with `testing.FakeScoring` (a simulated model cost, no torch)
-instead of the model folder; `faust` is `fraudstream.stream.faust_engine` likewise. With the real
-model the load test starts `fraudstream run` and `python -m fraudstream.stream.faust_engine`
+instead of the model folder; `faust` is `loadtest.faust_variant` likewise. With the real
+model the load test starts `fraudstream run` and `python -m loadtest.faust_variant`
 themselves.
 """
 
@@ -95,7 +95,7 @@ def _faust_command() -> click.Command:
         **flags: Any,
     ) -> None:
         from fraudstream.features import FeatureSpec
-        from fraudstream.stream.faust_engine import serve
+        from loadtest.faust_variant import serve
 
         settings = _settings(config_file, bootstrap, flags)
         setup_logging(settings)

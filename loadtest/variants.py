@@ -131,7 +131,7 @@ def command(variant: Variant, topics: Topics, launch: Launch, datadir: Path) -> 
         str(launch.partitions),
     ]
     if variant.name == "passthrough":
-        return [sys.executable, "-m", "fraudstream.stream.passthrough", *common]
+        return [sys.executable, "-m", "loadtest.passthrough_variant", *common]
     common += [
         "--alerts-topic",
         topics.alerts,
@@ -163,7 +163,7 @@ def command(variant: Variant, topics: Topics, launch: Launch, datadir: Path) -> 
         ]
         if launch.fake is not None:
             return [sys.executable, "-m", "loadtest.serve", "faust", *common, *fake, *knobs]
-        return [sys.executable, "-m", "fraudstream.stream.faust_engine", *common, *knobs]
+        return [sys.executable, "-m", "loadtest.faust_variant", *common, *knobs]
     batch = 1 if variant.name == "one-at-a-time" else launch.max_batch_size
     if batch is not None:
         common += ["--max-batch-size", str(batch)]

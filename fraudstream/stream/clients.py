@@ -347,26 +347,6 @@ def make_consumer(kafka: KafkaSettings, *topics: str, **overrides: Any) -> AIOKa
     return AIOKafkaConsumer(*topics, **kwargs)
 
 
-def faust_credentials(kafka: KafkaSettings) -> Any:
-    """The same security for a Faust app (`faust.App(..., broker_credentials=...)`): None for
-    PLAINTEXT, else SSL or SASL credentials carrying the same TLS context as every other client."""
-    if kafka.security_protocol == "PLAINTEXT":
-        return None
-    import faust
-    from faust.types.auth import SASLMechanism
-
-    context = ssl_context(kafka) if kafka.security_protocol == "SASL_SSL" else None
-    if kafka.security_protocol == "SSL":
-        return faust.SSLCredentials(ssl_context(kafka))
-    assert kafka.sasl_password is not None and kafka.sasl_mechanism is not None
-    return faust.SASLCredentials(
-        username=kafka.sasl_username,
-        password=kafka.sasl_password.reveal(),
-        ssl_context=context,
-        mechanism=SASLMechanism(kafka.sasl_mechanism),
-    )
-
-
 def admin_kwargs(kafka: KafkaSettings) -> dict[str, Any]:
     """Arguments for `AIOKafkaAdminClient` (it takes no producer/consumer-only options)."""
     return common_kwargs(kafka)

@@ -67,10 +67,10 @@ def test_commands_per_variant(tmp_path: Path) -> None:
     c = command(VARIANTS["one-at-a-time"], topics, real, tmp_path)
     assert c[c.index("--max-batch-size") + 1] == "1"
     b = command(VARIANTS["faust"], topics, real, tmp_path)
-    assert b[:3] == [sys.executable, "-m", "fraudstream.stream.faust_engine"]
+    assert b[:3] == [sys.executable, "-m", "loadtest.faust_variant"]
     assert b[b.index("--within-ms") + 1] == "10" and b[b.index("--datadir") + 1] == str(tmp_path)
     d = command(VARIANTS["passthrough"], topics, real, tmp_path)
-    assert d[:3] == [sys.executable, "-m", "fraudstream.stream.passthrough"]
+    assert d[:3] == [sys.executable, "-m", "loadtest.passthrough_variant"]
     assert "--model" not in d and "--alerts-topic" not in d
     fake = launch(fake=FakeCost(300, 2000))
     fa = command(VARIANTS["scheduler"], topics, fake, tmp_path)

@@ -22,7 +22,7 @@ from fraudstream.localkafka.pki import Issued, issue, make_ca
 from fraudstream.localkafka.security import BrokerSecurity
 from fraudstream.localkafka.settings import controller, listener_properties, plaintext
 from fraudstream.logs import PayloadFilter, configure, make_handler, mask_identifiers, redact
-from fraudstream.stream.clients import common_kwargs, faust_credentials, ssl_context
+from fraudstream.stream.clients import common_kwargs, ssl_context
 
 PASSWORD = "s3cr3t-Pa55word"
 
@@ -104,6 +104,8 @@ def test_tls_files_under_a_plaintext_protocol_are_refused(
 
 def test_faust_gets_the_same_security(pki: dict[str, Issued]) -> None:
     from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    from loadtest.faust_variant import faust_credentials
 
     kafka = sasl_ssl(pki["ca"].cert_path)
     auth = credentials_to_aiokafka_auth(faust_credentials(kafka))

@@ -1,6 +1,6 @@
 """The same pure core inside a Faust agent, batched by Faust's fixed window `take(max, within)`.
 
-    python -m fraudstream.stream.faust_engine --bootstrap HOST:PORT --input-topic T ... \
+    python -m loadtest.faust_variant --bootstrap HOST:PORT --input-topic T ... \
         [--take 256] [--within-ms 10] [--datadir DIR]
 
 This is the baseline the load test compares fraudstream's scheduler with (issue 4, variant b): a
@@ -25,7 +25,11 @@ model:
 Pitfalls handled here: Faust waits forever for a topic that does not exist, so every topic is
 created first (`prepare_topics`); it declares no topics itself (`topic_allow_declare=False`, no
 leader topic); it writes a data directory, pointed at `--datadir` (a temporary one by default);
-its web server is off. Security settings other than PLAINTEXT are not wired (a load-test tool).
+its web server is off. Security settings other than PLAINTEXT are refused (a load-test tool;
+`faust_credentials` is how they map onto Faust's credentials, checked by the security tests).
+
+faust-streaming is not a dependency of the product: it comes with the `loadtest` extra
+(`pip install 'fraudstream[loadtest]'`, which `make install` does), and is imported only here.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ import numpy as np
 import orjson
 
 from fraudstream.cli_common import settings_options, setup_logging
-from fraudstream.config import ConfigError, Settings
+from fraudstream.config import ConfigError, KafkaSettings, Settings
 from fraudstream.features import FeatureSpec, FeatureState
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.pipeline import (
@@ -59,7 +63,7 @@ from fraudstream.pipeline import (
     score_record,
 )
 from fraudstream.runtime.scoring import Reason, Scoring, decide, remember
-from fraudstream.stream.clients import resolve_bootstrap
+from fraudstream.stream.clients import resolve_bootstrap, ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +212,26 @@ class FaustScorer:
             out.append((topics.alerts, key, orjson.dumps(alert_record(record, work, threshold))))
         self.scored += 1
         return out
+
+
+def faust_credentials(kafka: KafkaSettings) -> Any:
+    """The same security for a Faust app (`faust.App(..., broker_credentials=...)`): None for
+    PLAINTEXT, else SSL or SASL credentials carrying the same TLS context as every other client."""
+    if kafka.security_protocol == "PLAINTEXT":
+        return None
+    import faust
+    from faust.types.auth import SASLMechanism
+
+    context = ssl_context(kafka) if kafka.security_protocol == "SASL_SSL" else None
+    if kafka.security_protocol == "SSL":
+        return faust.SSLCredentials(ssl_context(kafka))
+    assert kafka.sasl_password is not None and kafka.sasl_mechanism is not None
+    return faust.SASLCredentials(
+        username=kafka.sasl_username,
+        password=kafka.sasl_password.reveal(),
+        ssl_context=context,
+        mechanism=SASLMechanism(kafka.sasl_mechanism),
+    )
 
 
 def build_app(

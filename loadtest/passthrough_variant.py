@@ -1,7 +1,7 @@
 """A raw passthrough: consume, decode, produce a minimal score-shaped record, commit. No model,
 no state, no scheduler: the ceiling that the load test compares the real pipelines with.
 
-    python -m fraudstream.stream.passthrough --bootstrap HOST:PORT --input-topic T --scores-topic S
+    python -m loadtest.passthrough_variant --bootstrap HOST:PORT --input-topic T --scores-topic S
 
 It keeps the at-least-once discipline of the processor in its simplest form: a fetched chunk's
 offsets are committed only once every record it produced is acknowledged by the broker, and

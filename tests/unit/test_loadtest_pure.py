@@ -259,6 +259,15 @@ def test_goals_from_compare_figures() -> None:
     assert g["a_vs_d_rate"]["ratio"] == 0.3 and g["a_vs_d_rate"]["met"] is False
 
 
+def test_a_variant_that_failed_leaves_its_goals_unjudged() -> None:
+    crashed = {**variant(None, None), "error": "FileNotFoundError: faust-data"}
+    g = goals({"scheduler": variant(800, 20.0), "faust": crashed}, 50.0)
+    assert g["a_vs_b_rate"] == {"ratio": None, "target": 1.5, "met": None}
+    assert g["a_p99_at_half_rate_vs_b"]["met"] is None
+    g = goals({"scheduler": {**crashed}, "passthrough": variant(20000, 3.0)}, 50.0)
+    assert g["a_vs_d_rate"]["met"] is None and g["full_pipeline_rate"]["met"] is None
+
+
 def test_goals_when_a_variant_never_meets_the_budget() -> None:
     g = goals({"scheduler": variant(800, 20.0), "one-at-a-time": variant(None, 900.0)}, 50.0)
     assert g["a_vs_c_rate"]["met"] is True and g["a_vs_c_rate"]["ratio"] is None

@@ -23,7 +23,7 @@ than either (docs/model.md). Without a stage 1, the language model reads everyth
 without a text head (folders written before it, or models without a narrative) rules 1 and 2 do
 not apply and the band alone decides, as it always did.
 
-The policy is chosen on validation at training time (`model/train.py::fit_stage1`) and stored in
+The policy is chosen on validation at training time (`model/stage1_fit.py::fit_stage1`) and stored in
 the model folder's `cascade.json`. The processor, the Faust variant, the shadow scorer and
 `fraudstream evaluate` all call `route` here; `NarrativeMemory` is the same bounded LRU in each.
 Pure: no I/O, no clock, no torch (a lock keeps the LRU whole across threads).

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
         save_model,
     )
     from fraudstream.model.reasons import Reason
-    from fraudstream.model.train import TrainOptions, build_default_model, train_file
+    from fraudstream.model.train import TrainOptions
+    from fraudstream.model.train_folder import build_default_model, train_file
 
 _EXPORTS = {
     "Batch": "fraudstream.model.folder",
@@ -28,8 +29,8 @@ _EXPORTS = {
     "save_model": "fraudstream.model.folder",
     "Reason": "fraudstream.model.reasons",
     "TrainOptions": "fraudstream.model.train",
-    "build_default_model": "fraudstream.model.train",
-    "train_file": "fraudstream.model.train",
+    "build_default_model": "fraudstream.model.train_folder",
+    "train_file": "fraudstream.model.train_folder",
 }
 
 __all__ = [

@@ -25,7 +25,6 @@ Theory of operation
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import sys
@@ -54,6 +53,7 @@ from fraudstream.model.protocol import (
     time_split,
 )
 from fraudstream.model.served import FolderScorer
+from fraudstream.model.train_data import _until, file_sha256, resolve_spec
 
 if TYPE_CHECKING:
     from fraudstream.events import Event
@@ -615,29 +615,6 @@ def evaluate_prequential(
     }
 
 
-def resolve_spec(features: str, delay_days: float) -> FeatureSpec:
-    """A feature spec by preset name (`native`, `handbook`) or a JSON file path."""
-    from fraudstream.features.spec import FeatureSpec
-
-    if features == "native":
-        return FeatureSpec.native()
-    if features == "handbook":
-        return FeatureSpec.handbook(delay_days=delay_days)
-    path = Path(features)
-    if path.suffix == ".json" and path.is_file():
-        return FeatureSpec.from_json(path.read_bytes())
-    raise EvaluationError(
-        f"feature spec {features!r}: give 'native', 'handbook' or a feature spec JSON file"
-    )
-
-
-def _until(events: Iterator[Event], end: float) -> Iterator[Event]:
-    for ev in events:
-        if ev.timestamp >= end:
-            return
-        yield ev
-
-
 def evaluate_file(
     data: str | Path,
     mapping: str,
@@ -665,7 +642,10 @@ def evaluate_file(
     except MappingConfigError as exc:
         raise EvaluationError(str(exc)) from None
     model: ModelScorer | None = None
-    spec = resolve_spec(options.features or mapping, options.delay_days)
+    try:
+        spec = resolve_spec(options.features or mapping, options.delay_days)
+    except ValueError as exc:
+        raise EvaluationError(str(exc)) from None
     if model_dir is not None and prequential:
         # Every fold's folder was trained on the same feature spec: the first one's is read.
         assert options.train_start is not None
@@ -711,7 +691,7 @@ def evaluate_file(
         "fraudstream_version": _version("fraudstream"),
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": command,
-        "environment": environment(),
+        "environment": report_environment(),
         "data": {
             "path": str(data),
             "sha256": file_sha256(data),
@@ -939,14 +919,6 @@ def rules_table(backtest: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _version(dist: str) -> str:
     try:
         return metadata.version(dist)
@@ -954,7 +926,7 @@ def _version(dist: str) -> str:
         return "unknown"
 
 
-def environment() -> dict[str, Any]:
+def report_environment() -> dict[str, Any]:
     """Where the figures were taken (DESIGN: every figure says on what hardware)."""
     cpu = platform.processor() or platform.machine()
     try:

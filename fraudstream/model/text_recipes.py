@@ -129,14 +129,9 @@ def compare(
         top_vectors,
         train_top_layers,
     )
-    from fraudstream.model.train import (
-        TrainOptions,
-        choose_split,
-        deterministic,
-        make_tokenizer,
-        model_config,
-        read_table,
-    )
+    from fraudstream.model.train import TrainOptions
+    from fraudstream.model.train_data import choose_split, read_table
+    from fraudstream.model.train_setup import deterministic, make_tokenizer, model_config
     from fraudstream.text import model_text
 
     say = log or (lambda _msg: None)

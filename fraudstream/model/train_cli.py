@@ -185,7 +185,8 @@ def train(
         raise click.UsageError(
             "--folds trains from scratch on the file's labels: no --init-from or --labels"
         )
-    from fraudstream.model.train import TrainOptions, train_file, train_prequential
+    from fraudstream.model.train import TrainOptions
+    from fraudstream.model.train_folder import train_file, train_prequential
 
     options = TrainOptions(
         preset=preset,

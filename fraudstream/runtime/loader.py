@@ -56,6 +56,13 @@ _DEFAULT_RECIPE = (
     "features/state.py",
     "features/dataset.py",
     "model/train.py",
+    "model/train_data.py",
+    "model/train_setup.py",
+    "model/train_batches.py",
+    "model/distill.py",
+    "model/stage1_fit.py",
+    "model/card.py",
+    "model/train_folder.py",
     "model/classifier.py",
     "model/preprocess.py",
     "model/presets.py",
@@ -102,7 +109,7 @@ def ensure_default_model(*, echo: Any = None) -> Path:
     with _build_lock:
         if (path / "manifest.json").is_file():
             return path
-        from fraudstream.model.train import build_default_model
+        from fraudstream.model.train_folder import build_default_model
 
         if echo is not None:
             echo(

@@ -33,7 +33,9 @@ from fraudstream.model.preprocess import Preprocessor
 from fraudstream.model.presets import get_preset
 from fraudstream.model.thresholds import choose_thresholds
 from fraudstream.model.tokenizer import train_wordpiece
-from fraudstream.model.train import TrainOptions, TrainResult, choose_split, fit, model_config
+from fraudstream.model.train import TrainOptions, TrainResult, fit
+from fraudstream.model.train_data import choose_split
+from fraudstream.model.train_setup import model_config
 
 LEGIT = [
     "grocery shopping at {m}",
@@ -444,12 +446,12 @@ def test_train_command_writes_a_loadable_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_default_model_builds_from_synthetic_data(tmp_path: Path) -> None:
-    from fraudstream.model.train import build_default_model
+    from fraudstream.model.train_folder import build_default_model
 
     out = build_default_model(tmp_path / "default", count=3000, seed=2)
     model = load_model(out, device="cpu")
     assert model.preset == "minilm" and model.has_text
-    assert model.card["command"].startswith("fraudstream.model.train.build_default_model(")
+    assert model.card["command"].startswith("fraudstream.model.train_folder.build_default_model(")
     assert model.card["data"]["mapping"] == "native"
 
 
@@ -458,11 +460,11 @@ def test_out_of_fold_teacher_scores_every_training_row_from_the_other_folds(
 ) -> None:
     """The distillation teacher: finite logits for each training row, and they rank (metadata
     separates the toy frauds: amount, new device, country)."""
+    from fraudstream.model.distill import out_of_fold_logits
     from fraudstream.model.metrics import roc_auc
-    from fraudstream.model.train import _out_of_fold_logits
 
     split = choose_split(table)
-    oof = _out_of_fold_logits(table, split.train, split.validation, TrainOptions(distill_folds=3))
+    oof = out_of_fold_logits(table, split.train, split.validation, TrainOptions(distill_folds=3))
     assert oof.shape == (split.train.size,) and np.isfinite(oof).all()
     assert roc_auc(table.labels[split.train], oof) > 0.8
 

@@ -8,9 +8,12 @@ Two cheap attributions, both computed only for the rows that alert:
    over all its windows (`account_count_1h` and `account_count_1d` form `account_count`), one
    categorical field, or the narrative. The text tower runs once; then, for every group, the
    group's inputs are replaced by a typical value (numeric: the training median, i.e. 0 after
-   scaling; categorical: the most frequent training value; narrative: the mean text vector of
-   legitimate training narratives) and only the metadata MLP and the head run again, all groups
-   of all rows in one batched call. A group's weight is how much the logit drops without it.
+   scaling; categorical: the most frequent training value) and only the metadata MLP and the
+   head run again, all groups of all rows in one batched call. A group's weight is how much the
+   logit drops without it. The narrative is measured against **the same payment without a
+   memo** (the empty narrative's text vector): it is a reason only where the memo itself raised
+   the score, by at least `NARRATIVE_MIN_WEIGHT` logit points. A statement descriptor that
+   scores like no memo at all is never quoted as a reason.
 2. **Gradient x input over narrative tokens**, only for rows where the narrative is among the top
    reasons: one forward and backward pass through the text tower gives each token's saliency,
    summed per word; the strongest adjacent words form the phrase that is quoted.
@@ -54,6 +57,9 @@ class Reason:
 
 
 NARRATIVE = "narrative"
+NARRATIVE_MIN_WEIGHT = 0.5
+"""Logit points the memo must add over the same payment without one to be given as a reason
+(x1.65 the odds): below that, changing the memo hardly changes the score."""
 _WINDOW = re.compile(r"_(\d+(?:_\d+)?[smhd])$")
 _STOPWORDS = frozenset(
     [
@@ -327,11 +333,12 @@ class Explainer:
             self.text_baseline = self._text_baseline()
 
     def _text_baseline(self) -> torch.Tensor:
+        """The text vector of the empty narrative: the same payment without a memo. (Folders
+        also store the mean vector of legitimate narratives, `Preprocessor.text_baseline`; an
+        average of memos is no payment's memo, so a reason measured against it could name a
+        memo that does not move the score.)"""
         import torch
 
-        if self.pre.text_baseline is not None:
-            return torch.tensor(self.pre.text_baseline, dtype=torch.float32, device=self.device)
-        # No stored baseline (an old folder): the empty narrative is the next best "nothing".
         assert self.tokenizer is not None
         enc = self.tokenizer.encode("")
         ids = torch.tensor([enc.ids], device=self.device)
@@ -394,8 +401,13 @@ class Explainer:
 
         chosen: list[list[tuple[str, float]]] = []
         for r in range(k):
-            order = np.argsort(-weights[r], kind="stable")[:top_k]
-            chosen.append([(codes[c], float(weights[r, c])) for c in order if weights[r, c] > 0])
+            order = np.argsort(-weights[r], kind="stable")
+            picks = [
+                (codes[c], float(weights[r, c]))
+                for c in order
+                if weights[r, c] > (NARRATIVE_MIN_WEIGHT if codes[c] == NARRATIVE else 0.0)
+            ]
+            chosen.append(picks[:top_k])
 
         need_text = [r for r in range(k) if any(code == NARRATIVE for code, _ in chosen[r])]
         phrases = self._phrases(rows, need_text, meta_vec) if need_text else {}

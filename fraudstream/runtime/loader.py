@@ -22,6 +22,7 @@ from fraudstream.cascade import CascadePolicy, NarrativeMemory, blend
 from fraudstream.config import ConfigError, Settings
 from fraudstream.features import FeatureRow, FeatureSpec
 from fraudstream.model.reasons import (
+    NARRATIVE_MIN_WEIGHT,
     Reason,
     describe_categorical,
     describe_narrative,
@@ -167,21 +168,31 @@ class Stage1:
         if not rows:
             return []
         numeric, categorical = self._matrices(rows)
-        matrix = self.model.matrix(numeric, self._risk(narrative_risk))
+        risk = self._risk(narrative_risk)
+        matrix = self.model.matrix(numeric, risk)
         contrib = self.model.gbdt.contributions(matrix, categorical)
+        # The narrative is a reason only where its remembered risk raised the score over the
+        # same payment without it (no risk: what stage 1 sees for an unread or empty memo).
+        moved = np.zeros(len(rows))
+        if risk is not None:
+            with_memo = self.model.score(numeric, categorical, risk)
+            without = self.model.score(numeric, categorical, np.full(len(rows), np.nan))
+            moved = _logit(with_memo) - _logit(without)
         names = self.model.gbdt.feature_names
         out: list[list[Reason]] = []
         for i, row in enumerate(rows):
             values = row.named()
             labels = row.named_categorical()
-            reasons = []
-            for j in np.argsort(-contrib[i])[:top_k]:
+            reasons: list[Reason] = []
+            for j in np.argsort(-contrib[i]):
                 weight = float(contrib[i, j])
-                if weight <= 0:
+                if weight <= 0 or len(reasons) == top_k:
                     break
                 name = names[j]
                 if name == NARRATIVE_RISK:
-                    reasons.append(Reason("narrative", describe_narrative(row.narrative), weight))
+                    if moved[i] >= NARRATIVE_MIN_WEIGHT:
+                        text = describe_narrative(row.narrative)
+                        reasons.append(Reason("narrative", text, weight))
                     continue
                 if name in values:
                     text = describe_numeric(name, values[name], self.usual.get(name, 0.0))
@@ -190,6 +201,11 @@ class Stage1:
                 reasons.append(Reason(name, text, weight))
             out.append(reasons)
         return out
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    return np.asarray(np.log(q / (1 - q)))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

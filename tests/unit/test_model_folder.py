@@ -6,6 +6,7 @@ these tests exercise the same path as `fraudstream train`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ from fraudstream.model.folder import (
 )
 from fraudstream.model.preprocess import Preprocessor
 from fraudstream.model.presets import get_preset
+from fraudstream.model.reasons import NARRATIVE, NARRATIVE_MIN_WEIGHT
 from fraudstream.model.thresholds import choose_thresholds
 from fraudstream.model.tokenizer import train_wordpiece
 from fraudstream.model.train import TrainOptions, TrainResult, fit
@@ -342,6 +344,33 @@ def test_trained_model_separates_and_explains_in_words(trained: Path) -> None:
     texts = [r.text for reasons in explained for r in reasons]
     assert any(t.startswith("narrative mentions '") for t in texts), texts
     assert model.explain(batch, []) == []
+
+
+@pytest.mark.slow
+def test_the_memo_is_a_reason_only_where_it_moved_the_score(trained: Path) -> None:
+    """Narrative reasons are measured against the same payment without a memo: one is given
+    exactly where removing the memo lowers the logit by NARRATIVE_MIN_WEIGHT or more (and the
+    narrative is among the strongest three), with that drop as its weight."""
+    model = load_model(trained, device="cpu")
+    rows = rows_of(toy_events(400, seed=17))
+    batch = model.prepare(rows)
+    logits = model.logits(batch)
+    top = [int(i) for i in np.argsort(-logits)[:60]]
+    explained = model.explain(batch, top)
+    blank = [dataclasses.replace(rows[i], narrative="") for i in top]
+    moved = logits[top] - model.logits(model.prepare(blank))
+    with_reason = 0
+    for reasons, drop in zip(explained, moved, strict=True):
+        narrative = [r for r in reasons if r.code == NARRATIVE]
+        if narrative:
+            with_reason += 1
+            assert drop >= NARRATIVE_MIN_WEIGHT - 1e-3
+            assert narrative[0].weight == pytest.approx(drop, abs=1e-3)
+        elif drop >= NARRATIVE_MIN_WEIGHT:
+            # not a reason only because three stronger ones were given
+            assert len(reasons) == 3 and min(r.weight for r in reasons) >= drop - 1e-3
+    assert with_reason > 0  # the toy scams' memos ("gift card") do move the score
+    assert with_reason < len(top)  # and the legitimate memos of the riskiest payments do not
 
 
 @pytest.mark.slow

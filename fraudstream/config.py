@@ -218,6 +218,10 @@ class Settings:
     """Per input partition: over this many entities (accounts, cards, devices...) the least
     recently seen are forgotten, tombstoned in the changelog (0: no limit). Each costs about
     1.8 KB of memory with the native spec (500,000: about 0.9 GB per partition)."""
+    state_hot_entities: int = 100_000
+    """Per input partition and role: the most recently used entities kept as objects; the others
+    are packed into one bytes string each (`features/entity.py`), about five times smaller, and
+    unpacked when they are used again. Features do not depend on it."""
     state_idle_expiry_s: float | None = None
     """Forget an entity idle (in event time) for this long, tombstoned in the changelog; None:
     the feature spec's horizon (its longest window, or delay plus window), past which an idle
@@ -308,6 +312,11 @@ class Settings:
                 raise ConfigError(
                     f"{name} must be > 0, got {value}; fix: {_env_name(name)}=<positive>"
                 )
+        if self.state_hot_entities < 1:
+            raise ConfigError(
+                f"state_hot_entities must be >= 1, got {self.state_hot_entities}; fix: "
+                f"{_env_name('state_hot_entities')}=100000"
+            )
         if self.state_max_entities < 0:
             raise ConfigError(
                 f"state_max_entities must be >= 0 (0: no limit), got {self.state_max_entities}"

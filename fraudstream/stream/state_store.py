@@ -96,7 +96,9 @@ class StateStore:
 
     def fresh(self) -> FeatureState:
         # `shared`: the labels feed's state, whose label-fed tables every partition reads
-        return FeatureState(self.spec, shared=self.shared)
+        return FeatureState(
+            self.spec, shared=self.shared, hot_capacity=self.settings.state_hot_entities
+        )
 
     async def restore(self, partition: int) -> FeatureState:
         """Rebuild one partition's state from its changelog."""

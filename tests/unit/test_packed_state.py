@@ -1,0 +1,87 @@
+"""Packed entities (`features/entity.py`) change no feature: a state that keeps almost every
+entity packed computes what one that keeps them all as objects computes, event for event, label
+for label, and dumps, expires and evicts the same."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraudstream.events import Event
+from fraudstream.features import FeatureSpec, FeatureState
+from fraudstream.features.entity import EntityTable, _Entity, pack, unpack
+
+DAY = 86_400.0
+
+# (account, card, terminal, seconds after the previous event (negative: out of order),
+#  amount, merchant, device, label it (None: no label) )
+steps = st.lists(
+    st.tuples(
+        st.integers(0, 12),
+        st.integers(0, 12),
+        st.integers(0, 6),
+        st.floats(-3_600.0, 2 * DAY, allow_nan=False),
+        st.floats(0.5, 5_000.0, allow_nan=False),
+        st.sampled_from(["m1", "m2", "m3", ""]),
+        st.sampled_from(["d1", "d2", ""]),
+        st.sampled_from([None, 0, 1]),
+    ),
+    min_size=1,
+    max_size=120,
+)
+
+
+def replay(spec: FeatureSpec, run: list[tuple], capacity: int | None) -> tuple[list, FeatureState]:
+    state = FeatureState(spec) if capacity is None else FeatureState(spec, hot_capacity=capacity)
+    t = 1_700_000_000.0
+    rows = []
+    for i, (acc, card, term, gap, amount, merchant, device, label) in enumerate(run):
+        t += gap
+        entities = {"account": f"a{acc}", "card": f"c{card}", "terminal": f"t{term}"}
+        if merchant:
+            entities["merchant"] = merchant
+        categorical = {"merchant_country": merchant.upper(), "device": device}
+        ev = Event(f"tx{i}", t, amount, "memo", entities, categorical=categorical)
+        rows.append(state.process(ev, i).numeric)
+        if label is not None:
+            state.fold_label(t, t + 3 * DAY, bool(label), entities, position=i)
+    return rows, state
+
+
+@settings(max_examples=120, deadline=None)
+@given(steps, st.sampled_from([FeatureSpec.native(), FeatureSpec.handbook()]))
+def test_a_state_with_one_hot_entity_per_role_computes_the_same(
+    run: list[tuple], spec: FeatureSpec
+) -> None:
+    rows, full = replay(spec, run, None)
+    rows_packed, packed = replay(spec, run, 1)
+    assert rows_packed == rows
+    assert packed.snapshot() == full.snapshot()
+    assert len(packed) == len(full)
+    now = full.stream_time
+    assert packed.expire(now, DAY) == full.expire(now, DAY)
+    assert packed.snapshot() == full.snapshot()
+    assert packed.evict(3) == full.evict(3)
+    assert sorted(packed.entity_keys()) == sorted(full.entity_keys())
+
+
+def test_packing_is_exact_and_the_table_reads_both_tiers() -> None:
+    _, state = replay(FeatureSpec.handbook(), [(1, 1, 1, 10.0, 42.0, "m1", "d1", 1)] * 5, None)
+    for role, key in state.entity_keys():
+        data = state.dump(role, key)
+        assert data is not None
+        ent = state._tables[role].get(key)
+        assert ent is not None
+        again = unpack(pack(ent))
+        assert again.to_json() == ent.to_json()
+    table = EntityTable(capacity=2)
+    for k in "abcde":
+        table[k] = _Entity()
+        table.settle()
+    assert len(table.hot) == 2 and len(table.packed) == 3 and len(table) == 5
+    assert set(table) == set("abcde") and "a" in table
+    assert table.get("a") is not None  # unpacked, now the most recent
+    table.settle()
+    assert "a" in table.hot and len(table.hot) == 2
+    del table["b"]
+    assert "b" not in table and table.pop("zz") is None

@@ -621,6 +621,10 @@ class FeatureState:
     def __len__(self) -> int:
         return sum(len(t) for t in self._tables.values())
 
+    def packed_count(self) -> int:
+        """Entities held packed (the rest of `len(self)` are objects)."""
+        return sum(len(t.packed) for t in self._tables.values())
+
     def entity_keys(self) -> Iterator[tuple[str, str]]:
         for role, table in self._tables.items():
             for k in table:

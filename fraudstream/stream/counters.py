@@ -31,6 +31,8 @@ class Counters:
     state_evicted: int = 0
     """Entities forgotten, least recently seen first, over `state_max_entities`."""
     state_entities: Callable[[], int] | None = None
+    state_packed: Callable[[], int] | None = None
+    """Of those, how many are packed (`features/entity.py`)."""
     restore_seconds: float = 0.0
     """Time spent restoring partitions' state from the changelog, in all."""
     outputs_too_large: int = 0
@@ -64,6 +66,7 @@ class Counters:
             "alerts_suppressed": self.alerts_suppressed,
             "state": {
                 "entities": self.state_entities() if self.state_entities is not None else 0,
+                "packed": self.state_packed() if self.state_packed is not None else 0,
                 "expired": self.state_expired,
                 "evicted": self.state_evicted,
                 "restore_seconds": round(self.restore_seconds, 3),

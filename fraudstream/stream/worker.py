@@ -100,6 +100,7 @@ class Worker:
         counters.narrative = lambda: self.ctx.scoring.narrative_stats()
         counters.model_restarts = lambda: int(getattr(self.ctx.scoring, "restarts", 0))
         counters.state_entities = self.state_entities
+        counters.state_packed = lambda: sum(s.packed_count() for s in self.ctx.states.values())
         if shadow is not None and ctx.exactly_once:
             log.warning(
                 "shadow_model_path: shadow mode runs only with processing_guarantee "

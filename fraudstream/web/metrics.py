@@ -43,7 +43,10 @@ BATCH_TOKENS_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
 FILL_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
-STATE_BYTES_PER_ENTITY = 1_800
+STATE_BYTES_PER_ENTITY = 1_300
+"""An entity held as objects, native spec (`fraudstream bench-state`)."""
+STATE_BYTES_PER_PACKED = 175
+"""A packed one (`features/entity.py`), likewise."""
 """Resident memory per entity of the native spec, measured with `FeatureState.process`: 100,000
 new accounts, +180 MB (1,802 B each)."""
 
@@ -181,11 +184,15 @@ class ProcessorMetrics(Collector):
         )
         state = counts.get("state") or {}
         entities = int(state.get("entities", 0))
+        packed = int(state.get("packed", 0))
         rows: list[tuple[str, str, float, type[CounterMetricFamily | GaugeMetricFamily]]] = [
             ("state_entities", "Entities (accounts, cards, devices...) held in memory over this "
              "worker's partitions.", entities, GaugeMetricFamily),
-            ("state_bytes_estimate", "Estimated memory of the per-entity state (entities x "
-             "1,800 B, measured for the native spec).", entities * STATE_BYTES_PER_ENTITY,
+            ("state_packed_entities", "Of those, entities held packed (state_hot_entities).",
+             packed, GaugeMetricFamily),
+            ("state_bytes_estimate", "Estimated memory of the per-entity state (1,300 B per "
+             "entity as objects, 175 B packed, measured for the native spec).",
+             (entities - packed) * STATE_BYTES_PER_ENTITY + packed * STATE_BYTES_PER_PACKED,
              GaugeMetricFamily),
             ("state_expired", "Entities forgotten after state_idle_expiry_s without activity "
              "(tombstoned).", state.get("expired", 0), CounterMetricFamily),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
+import hashlib
 import itertools
 import json
 import re
@@ -79,6 +81,45 @@ def test_same_seed_same_bytes_other_seed_other_records():
     assert first == again
     assert first != other
     assert len(set(first) & set(other)) == 0
+
+
+# sha256 of the first 3,000 records' JSON lines. A change here is a change of the generator's
+# output: every training set, evaluation set and default model built from it changes too.
+# Update the digests only on purpose, never to make a refactoring pass.
+PINNED_DIGESTS = {
+    (0, "train"): "48d49673524f9e1f8b71a259c3fb0edcce88d5d36bb9646338c6b9a616c9eec5",
+    (7, "train"): "bf307588c811f51716b47f9dce7ba2e6fb060845ef5c124394b7eb98d2292551",
+    (0, "heldout"): "bc6dd36b154b1f2018f81dddc753c87a30208c28a0cd4ae3ed1ccd1547c08614",
+    (7, "heldout"): "b1a444eb24368a8162abc75c908c5f5b9b9725ed0422cf17887d4c3e3e0d1eca",
+}
+
+
+@pytest.mark.parametrize(("seed", "split"), sorted(PINNED_DIGESTS))
+def test_output_is_pinned_byte_for_byte(seed, split):
+    config = SynthConfig(seed=seed, memo_split=split)
+    digest = hashlib.sha256(b"".join(to_json_line(r) for r in generate(3000, config)))
+    assert digest.hexdigest() == PINNED_DIGESTS[(seed, split)]
+
+
+def test_every_fraud_typology_has_its_episode():
+    from fraudstream.synth.typologies import EPISODES, MEAN_RECORDS
+
+    assert set(EPISODES) == set(MEAN_RECORDS) == set(FRAUD_TYPOLOGIES)
+
+
+def test_the_default_model_recipe_lists_every_generator_module():
+    """A new module of `synth/` changes the training data as much as an edited one."""
+    package = Path(__file__).resolve().parents[2] / "fraudstream"
+    loader = ast.parse((package / "runtime" / "loader.py").read_text())
+    recipe = next(
+        ast.literal_eval(node.value)
+        for node in loader.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "_DEFAULT_RECIPE" for t in node.targets)
+    )
+    modules = {p.relative_to(package).as_posix() for p in (package / "synth").rglob("*.py")}
+    docstring_only = {"synth/__init__.py", "synth/tables/__init__.py"}
+    assert modules - docstring_only <= set(recipe)
 
 
 def test_a_shorter_run_is_a_prefix_of_a_longer_one():

@@ -216,8 +216,9 @@ class Settings:
     grows (runtime/gc_policy.py); 0 leaves the collector as Python sets it."""
     state_max_entities: int = 500_000
     """Per input partition: over this many entities (accounts, cards, devices...) the least
-    recently seen are forgotten, tombstoned in the changelog (0: no limit). Each costs about
-    1.8 KB of memory with the native spec (500,000: about 0.9 GB per partition)."""
+    recently seen are forgotten, tombstoned in the changelog (0: no limit). With the native
+    spec an entity costs about 1.3 kB as an object and 250 B packed (`state_hot_entities`):
+    500,000 take about 0.25 GB per partition."""
     state_hot_entities: int = 100_000
     """Per input partition and role: the most recently used entities kept as objects; the others
     are packed into one bytes string each (`features/entity.py`), about five times smaller, and

@@ -34,3 +34,6 @@ class LabelEvent:
     known_at: float
     """When the label became known (epoch seconds)."""
     entities: dict[str, str] = field(default_factory=dict)
+    previous: bool | None = None
+    """A correction: the verdict (is_fraud) given before on the same transaction, which this one
+    replaces in the state; None for a first verdict."""

@@ -17,10 +17,10 @@ Two sources, in this order:
    transaction id -> (timestamp, the entities the delayed blocks read). A label for a transaction
    scored by another worker, or older than the memory, is *unresolved*: counted, logged, skipped.
 
-`LabelBook.resolve` applies these rules and also drops a second verdict on a transaction already
-applied (a correction): the delayed windows and fraud streaks are sums and runs that cannot take a
-verdict back, so the live state keeps the first verdict until it ages out of the windows, while
-`fraudstream train --labels` takes the last one.
+`LabelBook.resolve` applies these rules, drops a verdict repeated on a transaction already
+applied, and turns a *different* later verdict into a correction (`LabelEvent.previous`): the
+delayed windows then count the transaction once, with the last verdict, as `fraudstream train
+--labels` does. Both records stay on the labels topic (the audit trail).
 
 The delay: a label folded now for a transaction at T is read by an event at t only when T lies in
 (t - delay - W, t - delay] (see `features/state.py`), so an early verdict is not seen before
@@ -202,7 +202,10 @@ class RecentTransactions:
 
 class LabelBook:
     """Turns label records into `LabelEvent`s for `FeatureState.apply_label` (see the module
-    docstring): resolves time and entities, drops repeated verdicts on one transaction."""
+    docstring): resolves time and entities, drops a verdict repeated on one transaction, and
+    turns a different later one into a correction of the earlier (`LabelEvent.previous`): the
+    state then counts the transaction once, with the last verdict, as training does
+    (`relabel`). Both records stay on the labels topic (never compacted): the audit trail."""
 
     def __init__(
         self,
@@ -218,9 +221,11 @@ class LabelBook:
         self.applied_capacity = applied_capacity
         self.max_future_s = max_future_s
         self.max_age_s = max_age_s
-        self._applied: OrderedDict[str, None] = OrderedDict()
+        self._applied: OrderedDict[str, bool] = OrderedDict()
+        """Transaction id -> the verdict applied (is_fraud), least recent first."""
         self.unresolved = 0
         self.repeated = 0
+        self.corrections = 0
         self.out_of_range = 0
 
     def resolve(self, label: Label, now: float | None = None) -> tuple[LabelEvent | None, bool]:
@@ -231,7 +236,8 @@ class LabelBook:
         transaction happened: a label from year 2199 would otherwise prune every delayed-risk
         window it touches."""
         tx_id = label.transaction_id
-        if tx_id in self._applied:
+        previous = self._applied.get(tx_id)
+        if previous is not None and previous == label.is_fraud:
             self.repeated += 1
             return None, False
         timestamp = label.transaction_timestamp
@@ -253,7 +259,10 @@ class LabelBook:
         ):
             self.out_of_range += 1
             return None, False
-        self._applied[tx_id] = None
+        if previous is not None:
+            self.corrections += 1
+        self._applied.pop(tx_id, None)
+        self._applied[tx_id] = label.is_fraud
         if len(self._applied) > self.applied_capacity:
             self._applied.popitem(last=False)
         event = LabelEvent(
@@ -262,6 +271,7 @@ class LabelBook:
             transaction_timestamp=timestamp,
             known_at=label.labelled_at,
             entities=dict(entities),
+            previous=previous,
         )
         return event, completed
 
@@ -302,7 +312,12 @@ class DueLabels:
         due = event.transaction_timestamp + self.delay_s
         # known_at = due, as in training: it is also where the state prunes old buckets from.
         event = LabelEvent(
-            event.transaction_id, event.is_fraud, event.transaction_timestamp, due, event.entities
+            event.transaction_id,
+            event.is_fraud,
+            event.transaction_timestamp,
+            due,
+            event.entities,
+            event.previous,
         )
         heapq.heappush(self._heap, (due, self._seq, event))
         self._seq += 1

@@ -535,6 +535,7 @@ class FeatureState:
             label.entities,
             position,
             partition,
+            previous=label.previous,
         )
 
     def fold_label(
@@ -545,9 +546,18 @@ class FeatureState:
         entities: dict[str, str],
         position: int | None = None,
         partition: int = 0,
+        *,
+        previous: bool | None = None,
     ) -> None:
-        """`apply_label` without building a `LabelEvent` (offline replays of millions)."""
+        """`apply_label` without building a `LabelEvent` (offline replays of millions).
+        `previous`: this verdict corrects that earlier one on the same transaction: the
+        transaction stays counted once, its fraud count moves by the difference (nothing when
+        its bucket has left every window), and the streak goes on as for a new label."""
         fraud = 1.0 if is_fraud else 0.0
+        count = 1.0
+        if previous is not None:
+            count = 0.0
+            fraud -= 1.0 if previous else 0.0
         for table in self._distinct_tables:
             table.settle()
         for role, table, _delay, _windows, span, streak in self._dplans:
@@ -567,7 +577,8 @@ class FeatureState:
             if b is None:
                 b = ent.db = _Buckets(self._res)
             b.prune(known_at - span, self._res)
-            b.add(transaction_timestamp, 1.0, fraud, self._cap)
+            if count or transaction_timestamp > known_at - span:
+                b.add(transaction_timestamp, count, fraud, self._cap)
             if streak:
                 sk = ent.sk
                 if sk is None:

@@ -201,6 +201,7 @@ class LabelFeed:
             **self.counts,
             "unresolved": self.book.unresolved,
             "repeated": self.book.repeated,
+            "corrections": self.book.corrections,
             "out_of_range": self.book.out_of_range,
             "waiting": len(self.due),
             "released_early": self.due.released_early,

@@ -13,6 +13,8 @@ from jsonschema import Draft202012Validator
 
 from fraudstream.compare_cli import compare
 from fraudstream.events import Event, LabelEvent
+from fraudstream.features import FeatureSpec, FeatureState
+from fraudstream.features.spec import DelayedRiskBlock
 from fraudstream.labels import (
     DueLabels,
     Label,
@@ -27,6 +29,7 @@ from fraudstream.labels import (
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "label.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 NOW = 1_780_000_000.0
+DAY = 86_400.0
 GOOD = make_label("tx-1", "confirmed_fraud", analyst_id="ana", labelled_at=1_768_473_000.0)
 
 CORPUS: list[dict[str, Any]] = [
@@ -80,8 +83,55 @@ def test_bare_label_is_completed_from_recent_transactions() -> None:
     # the completed record carries what other workers need, and is a valid label
     label = decode_label(orjson.dumps(completed_record(decode_label(orjson.dumps(GOOD)), got)))  # type: ignore[arg-type]
     assert isinstance(label, Label) and label.entities == {"merchant": "Shop"}
-    # a second verdict on the same transaction is dropped (the live state cannot take one back)
+    # the same verdict again on the same transaction is dropped
     assert book.resolve(label) == (None, False) and book.repeated == 1
+
+
+def test_a_later_different_verdict_corrects_the_earlier_one() -> None:
+    recent = RecentTransactions(["terminal"], capacity=10)
+    book = LabelBook(recent, applied_capacity=10)
+    recent.remember(event("tx-1", 100.0, terminal="T"))
+    fraud = decode_label(orjson.dumps(GOOD))
+    legit = decode_label(orjson.dumps({**GOOD, "verdict": "legitimate"}))
+    assert isinstance(fraud, Label) and isinstance(legit, Label)
+    first, _ = book.resolve(fraud)
+    second, _ = book.resolve(legit)
+    assert first is not None and first.previous is None
+    assert second is not None and second.previous is True and not second.is_fraud
+    assert book.corrections == 1 and book.repeated == 0
+    assert book.resolve(legit) == (None, False) and book.repeated == 1
+
+
+def test_a_corrected_verdict_counts_the_transaction_once_with_the_last_verdict() -> None:
+    """In the state, fraud then a correction to legitimate reads as legitimate alone: the
+    training table (`relabel`) takes the last verdict too."""
+    spec = FeatureSpec(
+        time=(),
+        amount=False,
+        delayed=(DelayedRiskBlock(role="terminal", delay_s=DAY, windows=(7 * DAY,), streak=True),),
+    )
+    corrected, alone = FeatureState(spec), FeatureState(spec)
+    others = [LabelEvent(f"o{i}", i % 2 == 0, i * 3600.0, DAY + i * 3600.0, {"terminal": "T"})
+              for i in range(4)]  # fmt: skip
+    for other in others:
+        corrected.apply_label(other)
+        alone.apply_label(other)
+    at = 5 * 3600.0
+    corrected.apply_label(LabelEvent("tx", True, at, at + DAY, {"terminal": "T"}))
+    corrected.apply_label(LabelEvent("tx", False, at, at + DAY, {"terminal": "T"}, previous=True))
+    alone.apply_label(LabelEvent("tx", False, at, at + DAY, {"terminal": "T"}))
+    probe = Event("p", 3 * DAY, 1.0, "", {"account": "A", "terminal": "T"})
+    got, want = corrected.process(probe).named(), alone.process(probe).named()
+    assert got == want
+    assert want["terminal_delayed_count_7d"] == 5.0
+    assert want["terminal_delayed_risk_7d"] == pytest.approx(2 / 5)
+    # and the other way round: a legitimate verdict corrected to fraud
+    back = FeatureState(spec)
+    for other in others:
+        back.apply_label(other)
+    back.apply_label(LabelEvent("tx", False, at, at + DAY, {"terminal": "T"}))
+    back.apply_label(LabelEvent("tx", True, at, at + DAY, {"terminal": "T"}, previous=False))
+    assert back.process(probe).named()["terminal_delayed_risk_7d"] == pytest.approx(3 / 5)
 
 
 def test_unknown_transaction_is_unresolved_and_memory_is_bounded() -> None:

@@ -145,6 +145,14 @@ def broker_for(start: bool, bootstrap: str | None) -> Iterator[str | None]:
 @click.option(
     "--profile", is_flag=True, help="Sample the processes under test with py-spy (if installed)."
 )
+@click.option(
+    "--clients",
+    "clients",
+    type=click.IntRange(min=1000),
+    default=None,
+    help="Instead: measure the Kafka clients' own CPU per record, aiokafka against "
+    "confluent-kafka, with this many records each (loadtest/client_bench.py).",
+)
 @click.option("--fake-model-cost-us", type=float, default=None, hidden=True)
 @click.option("--fake-batch-cost-us", type=float, default=1000.0, hidden=True)
 def loadtest(**kw: Any) -> None:
@@ -157,6 +165,16 @@ def loadtest(**kw: Any) -> None:
         raise click.UsageError(f"unknown variants {unknown}; known: {ALL_VARIANTS}")
     mode = "compare" if kw["compare"] else "sweep" if kw["sweep"] else "single"
     quiet_third_party()
+    if kw["clients"] is not None:
+        from loadtest.client_bench import measure as measure_clients
+
+        with broker_for(kw["start_broker"], kw["bootstrap"]) as bootstrap:
+            settings = build_settings(kw["config_file"], {"kafka.bootstrap": bootstrap})
+            from fraudstream.stream.clients import resolve_bootstrap
+
+            result = measure_clients(resolve_bootstrap(settings.kafka), kw["clients"], repeats=3)
+        click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
+        return
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     out: Path = kw["out"] or Path("loadtest-results") / f"{stamp}-{mode}"
     out.mkdir(parents=True, exist_ok=True)

@@ -95,3 +95,23 @@ def test_other_variants_report(kafka_broker: BrokerInfo, tmp_path: Path, variant
     v = report["variants"][variant]
     assert v["error"] is None
     check_step(v["steps"][-1], 150, 5)
+
+
+def test_the_client_benchmark_measures_both_clients(kafka_broker: BrokerInfo) -> None:
+    """`loadtest --clients`: every record produced and consumed by each client (the benchmark
+    asserts the delivery count itself), CPU figures for both, and the decision of the rule."""
+    result = CliRunner().invoke(
+        loadtest,
+        ["--bootstrap", kafka_broker.bootstrap, "--clients", "2000"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    assert report["records"] == 2000
+    for name in ("aiokafka", "confluent-kafka"):
+        figures = report["clients"][name]
+        assert figures["produce_cpu_us"] > 0 and figures["consume_cpu_us"] > 0
+        assert figures["cpu_us_per_record"] == pytest.approx(
+            figures["produce_cpu_us"] + figures["consume_cpu_us"], abs=0.02
+        )
+    assert report["decision"] in ("keep aiokafka", "move the hot path to confluent-kafka")

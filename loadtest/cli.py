@@ -166,13 +166,18 @@ def loadtest(**kw: Any) -> None:
     mode = "compare" if kw["compare"] else "sweep" if kw["sweep"] else "single"
     quiet_third_party()
     if kw["clients"] is not None:
+        from loadtest.bench_pipeline import run as bench_pipeline
         from loadtest.client_bench import measure as measure_clients
 
+        click.echo("the event loop's own cost per record (bench_pipeline)...", err=True)
+        pipeline = bench_pipeline(kw["model"], 20_000, 200, [64])["event_loop_us_total"]
         with broker_for(kw["start_broker"], kw["bootstrap"]) as bootstrap:
             settings = build_settings(kw["config_file"], {"kafka.bootstrap": bootstrap})
             from fraudstream.stream.clients import resolve_bootstrap
 
-            result = measure_clients(resolve_bootstrap(settings.kafka), kw["clients"], repeats=3)
+            result = measure_clients(
+                resolve_bootstrap(settings.kafka), kw["clients"], 3, pipeline_us=pipeline
+            )
         click.echo(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode())
         return
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

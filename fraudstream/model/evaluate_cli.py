@@ -147,13 +147,8 @@ def evaluate(
     out_dir: Path | None,
 ) -> None:
     """Measure ROC AUC, AP, recall at 1% FPR, Card Precision@100 and calibration on a test set."""
-    from fraudstream.model.evaluate import (
-        EvaluateOptions,
-        EvaluationError,
-        evaluate_file,
-        report_json,
-        summary_table,
-    )
+    from fraudstream.model.evaluate import EvaluateOptions, EvaluationError, evaluate_file
+    from fraudstream.model.evaluate_report import report_json, summary_table
 
     chosen = protocol or ("handbook" if train_start else "time")
     if chosen == "time" and train_start:

@@ -221,7 +221,7 @@ def test_evaluate_cli_refuses_nothing_to_evaluate(tmp_path: Path):
 
 
 def test_cascade_block_mixes_scores_by_band():
-    from fraudstream.model.evaluate import evaluate_cascade
+    from fraudstream.model.evaluate_scorers import evaluate_cascade
 
     y = np.array([0, 0, 1, 1, 0, 1], dtype=np.int8)
     stage1 = np.array([0.01, 0.5, 0.5, 0.95, 0.02, 0.4])
@@ -236,7 +236,9 @@ def test_cascade_block_mixes_scores_by_band():
 
 def test_evaluate_table_time_split_without_card_entity():
     from fraudstream.features.dataset import FeatureTable
-    from fraudstream.model.evaluate import EvaluateOptions, evaluate_table, summary_table
+    from fraudstream.model.evaluate import EvaluateOptions
+    from fraudstream.model.evaluate_report import summary_table
+    from fraudstream.model.evaluate_split import evaluate_table
 
     num, cat, y = toy(4000, seed=5)
     table = FeatureTable(

@@ -29,6 +29,7 @@ from fraudstream.model.reasons import (
     describe_numeric,
 )
 from fraudstream.model.stage1 import CASCADE_FILE, NARRATIVE_RISK, Stage1Model, load_stage1
+from fraudstream.runtime.lm import LanguageModel, load_language_model
 
 if TYPE_CHECKING:
     from fraudstream.runtime.model_process import ModelProcess
@@ -78,6 +79,7 @@ _DEFAULT_RECIPE = (
     "mappings/native.yaml",
     "features/spec.py",
     "features/state.py",
+    "features/entity.py",
     "features/dataset.py",
     "model/train.py",
     "model/train_data.py",
@@ -241,24 +243,23 @@ class _Blended:
 
 class ModelScoring:
     """`Scoring` over a model folder: optional stage 1 + the language model, which runs in this
-    process or, with `remote`, in a child process (`runtime/model_process.py`)."""
+    process or in a child process (`runtime/lm.py`)."""
 
     def __init__(
         self,
-        model: Any,
+        lm: LanguageModel,
         stage1: Stage1 | None,
         policy: CascadePolicy | None,
         *,
-        remote: ModelProcess | None = None,
         memory: int = 0,
     ) -> None:
-        self.model = model
+        self.lm = lm
         self.stage1_model = stage1
         self.policy = policy if stage1 is not None else None
-        self.remote = remote
-        self.version = model.version
-        self.alert_threshold = float(model.threshold)
-        self.block_threshold = float(model.bands.block)
+        info = lm.info
+        self.version = info.version
+        self.alert_threshold = float(info.threshold)
+        self.block_threshold = float(info.bands.block)
         # Rules 1 and 2 of the cascade need the text head's logits; a folder without one routes
         # by the band alone, and nothing needs remembering.
         reads = self.policy is not None and (
@@ -267,9 +268,14 @@ class ModelScoring:
         )
         self.memory = NarrativeMemory(memory) if reads and memory > 0 else None
 
+    @property
+    def remote(self) -> ModelProcess | None:
+        """The language model's child process (None: it runs in this process)."""
+        return self.lm.process
+
     def threshold_meaning(self) -> str:
         """The alert threshold with what it was chosen for and reached on validation data."""
-        t = self.model.thresholds
+        t = self.lm.info.thresholds
         target = (
             f"precision target {t.target:.2f}"
             if t.policy == "target_precision"
@@ -299,21 +305,14 @@ class ModelScoring:
         return self.stage1_model.reasons(rows, narrative_risk)
 
     def tokenize(self, narratives: Sequence[str]) -> list[list[int]]:
-        result: list[list[int]] = self.model.tokenize(narratives)
-        return result
+        return self.lm.tokenize(narratives)
 
     @property
     def blend_weight(self) -> float:
         return 0.0 if self.policy is None or self.stage1_model is None else self.policy.blend
 
     def prepare(self, rows: Sequence[FeatureRow], token_ids: Sequence[list[int]]) -> Any:
-        ids = token_ids if self.model.has_text else None
-        if self.remote is not None:
-            from fraudstream.runtime.model_process import RemoteBatch
-
-            prepared: Any = RemoteBatch(list(rows), None if ids is None else list(ids))
-        else:
-            prepared = self.model.prepare(rows, ids)
+        prepared = self.lm.prepare(rows, token_ids if self.lm.info.has_text else None)
         if self.blend_weight > 0:
             # A blend is only chosen without a text head, where stage 1 reads no narrative
             # risk: scoring it again here gives the score the routing saw (cheap: trees).
@@ -321,25 +320,15 @@ class ModelScoring:
             return _Blended(prepared, self.stage1_model.score(rows))
         return prepared
 
-    def _predict(self, prepared: Any) -> np.ndarray:
-        if self.remote is not None:
-            return self.remote.predict(prepared)
-        result: np.ndarray = self.model.predict(prepared)
-        return result
-
     def predict(self, prepared: Any) -> np.ndarray:
         if isinstance(prepared, _Blended):
-            return blend(prepared.stage1, self._predict(prepared.inner), self.blend_weight)
-        return self._predict(prepared)
+            return blend(prepared.stage1, self.lm.predict(prepared.inner), self.blend_weight)
+        return self.lm.predict(prepared)
 
     def explain(self, prepared: Any, indices: Sequence[int]) -> list[list[Reason]]:
         if isinstance(prepared, _Blended):
             prepared = prepared.inner
-        if self.remote is not None:
-            reasons: list[list[Reason]] = self.remote.explain(prepared, indices)
-            return reasons
-        result: list[list[Reason]] = self.model.explain(prepared, indices)
-        return result
+        return self.lm.explain(prepared, indices)
 
     def predict_explain(
         self, prepared: Any, threshold: float
@@ -351,17 +340,12 @@ class ModelScoring:
             alerting = [int(i) for i in np.flatnonzero(served >= threshold)]
             reasons = self.explain(prepared, alerting) if alerting else []
             return served, dict(zip(alerting, reasons, strict=True)), None
-        if self.remote is not None:
-            return self.remote.predict_explain(prepared, threshold)
-        result: tuple[np.ndarray, dict[int, list[Reason]], np.ndarray | None] = (
-            self.model.predict_explain(prepared, threshold)
-        )
-        return result
+        return self.lm.predict_explain(prepared, threshold)
 
     @property
     def restarts(self) -> int:
         """How often the model's child process was started again after it died."""
-        return self.remote.restarts if self.remote is not None else 0
+        return self.lm.restarts
 
     def narrative_stats(self) -> dict[str, dict[str, float]]:
         """The narrative memory's counters and the model's text-vector cache's (for /metrics
@@ -369,21 +353,14 @@ class ModelScoring:
         out: dict[str, dict[str, float]] = {}
         if self.memory is not None:
             out["memory"] = self.memory.stats()
-        cache = (
-            self.remote.cache_stats()
-            if self.remote is not None
-            else (
-                None if self.model.narrative_cache is None else self.model.narrative_cache.stats()
-            )
-        )
+        cache = self.lm.cache_stats()
         if cache:
             out["vectors"] = cache
         return out
 
     def close(self) -> None:
         """Stop the model process, if any (also done when this object is collected)."""
-        if self.remote is not None:
-            self.remote.close()
+        self.lm.close()
 
 
 def _check_listed(folder: Path) -> None:
@@ -399,53 +376,37 @@ def _check_listed(folder: Path) -> None:
 
 
 def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring, FeatureSpec]:
-    from fraudstream.model.folder import ModelFolderError, load_model
-
-    path = settings.model_path or ensure_default_model(echo=echo)
-    threads = inference_threads(settings)
+    """The model of `model_path` (default: the default model, built on first use); with
+    `model_process` its language model runs in a child process and this one never loads torch."""
+    path = Path(settings.model_path or ensure_default_model(echo=echo))
     cache = settings.narrative_cache_size
+    lm = load_language_model(
+        path,
+        in_process=not settings.model_process,
+        device=settings.device,
+        threads=inference_threads(settings),
+        narrative_cache=cache,
+    )
+    info = lm.info
+    spec: FeatureSpec = info.spec
     try:
-        # With a model process this copy only tokenises and describes the model: keep it on CPU,
-        # without a cache of text vectors (the child has it).
-        device = "cpu" if settings.model_process else settings.device
-        model = load_model(
-            path,
-            device=device,
-            threads=threads,
-            narrative_cache=0 if settings.model_process else cache,
-        )
-    except ModelFolderError as exc:
-        raise ConfigError(f"model_path: {exc}") from None
-    remote = None
-    if settings.model_process:
-        from fraudstream.runtime.model_process import ModelProcess, ModelProcessError
-
-        try:
-            remote = ModelProcess(
-                Path(path), device=settings.device, threads=threads, narrative_cache=cache
-            )
-        except ModelProcessError as exc:
-            raise ConfigError(
-                f"model_path: {exc}; fix: check the folder, or set FRAUDSTREAM_MODEL_PROCESS=false "
-                "to run the model in a thread of the processor"
-            ) from None
-    spec: FeatureSpec = model.spec
-    _check_listed(Path(path))
-    stage1 = None
-    policy: CascadePolicy | None = None
-    folder = load_stage1(Path(path), text_head=model.module.text_head is not None)
-    if folder is not None:
-        pre = model.preprocessor
-        usual = dict(zip(spec.numeric_names, (float(x) for x in pre.raw_medians), strict=True))
-        stage1 = Stage1(folder, usual)
-        policy = folder.policy
-        if settings.cascade_band is not None:
-            policy = dataclasses.replace(policy, band=settings.cascade_band)
+        _check_listed(path)
+        stage1 = None
+        policy: CascadePolicy | None = None
+        folder = load_stage1(path, text_head=info.text_head)
+        if folder is not None:
+            stage1 = Stage1(folder, info.usual)
+            policy = folder.policy
+            if settings.cascade_band is not None:
+                policy = dataclasses.replace(policy, band=settings.cascade_band)
+    except BaseException:
+        lm.close()  # no child process left behind by a folder refused here
+        raise
     log.info(
         "model %s from %s (stage 1: %s, cascade %s)",
-        model.version,
+        info.version,
         path,
         stage1 is not None,
         policy,
     )
-    return ModelScoring(model, stage1, policy, remote=remote, memory=cache), spec
+    return ModelScoring(lm, stage1, policy, memory=cache), spec

@@ -10,16 +10,21 @@ processor only sends the batch and waits on a pipe (no GIL held while it waits).
 What crosses the pipe is small and plain: the feature rows and token ids of a batch out, the
 probabilities (and reasons, for the rows that alert, and the narratives' own risk) back, in one
 round trip per batch. The child keeps the narrative cache of text vectors. The child
-prepares the tensors itself, from the same model folder, checked against the same manifest.
-Requests are answered in order; one lock serialises callers (the processor has one inference
-thread per model).
+prepares the tensors itself. It alone loads the model folder and checks it against its manifest:
+when it is ready it sends what the processor needs to know of the model (`runtime/lm.py`'s
+`ModelInfo`: version, thresholds, feature spec, tokenizer, card), so that the processor never
+imports torch nor reads the weights; a folder it refuses comes back as `folder_error`, the
+message the processor shows as is. Requests are answered in order; one lock serialises callers
+(the processor has one inference thread per model).
 
 A request that fails raises `ModelProcessError` in the caller, which the processor treats like
 any model error (split, retry, fall back to stage 1, flagged). A child that dies is started
 again, and the request that found it dead is sent once more to the new child: the batch in
 flight is retried, not lost. Restarts back off (`RESTART_BACKOFF_S`, by how many came in the
 last minute): while a restart waits, requests fail at once (the processor falls back) instead of
-waiting for a child that keeps dying. `restarts` counts them for /metrics.
+waiting for a child that keeps dying. `restarts` counts them for /metrics. A child started
+again must load the same version: a folder changed on disk since is refused (the processor
+reloads it on SIGHUP), never served under the old version's name and thresholds.
 """
 
 from __future__ import annotations
@@ -36,9 +41,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from fraudstream.runtime.lm import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,10 @@ RESTART_BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 class ModelProcessError(RuntimeError):
-    pass
+    def __init__(self, message: str, *, folder_error: str | None = None) -> None:
+        super().__init__(message)
+        self.folder_error = folder_error
+        """The model folder was refused (`ModelFolderError`): its message, naming the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +77,23 @@ def _serve(
     conn: Connection, path: str, device: str, threads: int | None, narrative_cache: int
 ) -> None:
     """The child's loop: load the model, then answer requests until the pipe closes."""
+    folder_error = None
     try:
-        from fraudstream.model.folder import load_model
+        from fraudstream.model.folder import ModelFolderError, load_model
+        from fraudstream.runtime.lm import ModelInfo
 
-        model = load_model(path, device=device, threads=threads, narrative_cache=narrative_cache)
+        try:
+            model = load_model(
+                path, device=device, threads=threads, narrative_cache=narrative_cache
+            )
+        except ModelFolderError as exc:
+            folder_error = str(exc)
+            raise
+        info = ModelInfo.of(model)
     except BaseException as exc:  # the parent needs the reason, whatever it is
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        conn.send(("error", f"{type(exc).__name__}: {exc}", folder_error))
         return
-    conn.send(("ready", model.version))
+    conn.send(("ready", info, None))
     while True:
         try:
             op, batch, arg = conn.recv()
@@ -119,6 +139,7 @@ class ModelProcess:
         self, path: Path, *, device: str, threads: int | None, narrative_cache: int = 0
     ) -> None:
         self._args = (str(path), device, threads, narrative_cache)
+        self._info: ModelInfo | None = None
         self._cache_stats: dict[str, float] | None = None
         self._lock = threading.Lock()
         self.restarts = 0
@@ -135,19 +156,52 @@ class ModelProcess:
             name="fraudstream-model",
             daemon=True,  # never outlives the processor
         )
+        # Hugging Face offline from the child's first import, as `classifier.bert_config` sets
+        # it where the model loads in process (a model folder holds everything it needs)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         with _without_secrets():
             self._proc.start()
         child.close()
         self._conn = parent
         self._finalizer = weakref.finalize(self, _stop, parent, self._proc)
-        if not parent.poll(START_TIMEOUT_S):
+        path = self._args[0]
+        try:
+            if not parent.poll(START_TIMEOUT_S):
+                raise ModelProcessError(
+                    f"the model process did not start within {START_TIMEOUT_S} s"
+                )
+            status, value, folder_error = parent.recv()
+        except (EOFError, OSError):
             self.close()
-            raise ModelProcessError(f"the model process did not start within {START_TIMEOUT_S} s")
-        status, value = parent.recv()
+            raise ModelProcessError(
+                f"the model process exited while loading {path} (exit code {self._proc.exitcode})"
+            ) from None
+        except BaseException:
+            self.close()
+            raise
         if status != "ready":
             self.close()
-            raise ModelProcessError(f"the model process could not load {self._args[0]}: {value}")
-        self.version: str = value
+            raise ModelProcessError(
+                f"the model process could not load {path}: {value}", folder_error=folder_error
+            )
+        if self._info is not None and value.version != self._info.version:
+            self.close()
+            raise ModelProcessError(
+                f"the model process started again on {path} found version {value.version}, "
+                f"not {self._info.version}: the folder changed; reload the processor (SIGHUP) "
+                "to serve it"
+            )
+        self._info = value
+
+    @property
+    def info(self) -> ModelInfo:
+        """The model as the child loaded it (sent when it was ready)."""
+        assert self._info is not None
+        return self._info
+
+    @property
+    def version(self) -> str:
+        return self.info.version
 
     def _restart(self, why: str) -> None:
         """Start a new child (under the lock), or fail at once while the backoff runs."""

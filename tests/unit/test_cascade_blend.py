@@ -28,16 +28,19 @@ def test_policy_keeps_its_blend_only_without_a_text_head():
     assert CascadePolicy.from_json({"band": [0.1, 0.9]}, text_head=False).blend == 0.0
 
 
-class _Model:
-    """The parts of a loaded model that `ModelScoring` reads."""
+class _LM:
+    """The parts of a language model (`runtime/lm.py`) that `ModelScoring` reads."""
 
-    version = "stub"
-    threshold = 0.5
-    has_text = False
-    narrative_cache = None
+    process = None
+    restarts = 0
 
-    class bands:
-        block = 0.9
+    class info:
+        version = "stub"
+        threshold = 0.5
+        has_text = False
+
+        class bands:
+            block = 0.9
 
     def prepare(self, rows, ids):
         return rows
@@ -47,6 +50,9 @@ class _Model:
 
     def explain(self, prepared, indices):
         return [[f"reason {i}"] for i in indices]
+
+    def cache_stats(self):
+        return None
 
 
 class _Stage1:
@@ -62,10 +68,10 @@ def test_model_scoring_serves_and_explains_the_blend():
 
     rows = [{"lm": 0.2, "s1": 0.8}, {"lm": 0.9, "s1": 0.9}, {"lm": 0.6, "s1": 0.1}]
     policy = CascadePolicy(band=(0.0, 1.0), blend=0.5)
-    scoring = ModelScoring(_Model(), _Stage1(), policy)
+    scoring = ModelScoring(_LM(), _Stage1(), policy)
     served, reasons, logits = scoring.predict_explain(scoring.prepare(rows, []), 0.5)
     assert np.allclose(served, blend(np.array([0.8, 0.9, 0.1]), np.array([0.2, 0.9, 0.6]), 0.5))
     # the alerting rows are those of the blended score (row 2's network score alone would alert)
     assert sorted(reasons) == [0, 1] and logits is None
-    plain = ModelScoring(_Model(), _Stage1(), CascadePolicy(band=(0.0, 1.0)))
+    plain = ModelScoring(_LM(), _Stage1(), CascadePolicy(band=(0.0, 1.0)))
     assert plain.predict(plain.prepare(rows, [])).tolist() == [0.2, 0.9, 0.6]

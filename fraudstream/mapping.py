@@ -10,8 +10,9 @@ record whose key is literally `merchant.country` (a CSV header) is read too.
 `Mapping.load()` validates the whole file once and raises `MappingConfigError` naming the key and
 the fix. `Mapping.to_event()` then runs per record (10k+ records/s), so every path is compiled into
 a small getter when the mapping is built: no string splitting, no YAML, no regex per record. Bad
-records are values, not exceptions: `to_event` returns a `FieldError` whose `kind` is one of the
-dead-letter schema's error kinds, and the stream sends it to the dead-letter topic.
+records are values, not exceptions: `to_event` returns a `records.DecodeError` (the one error type
+of a record that cannot be scored, `kind` one of the dead-letter schema's error kinds), and the
+stream sends it to the dead-letter topic.
 
 Parsing rules (the same for JSON and CSV, where every value arrives as a string):
 - required: id, timestamp, amount and the key entity; everything else is optional and a missing
@@ -32,7 +33,6 @@ import math
 import re
 from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
-from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -42,7 +42,7 @@ import yaml
 
 from fraudstream.config import yaml_position
 from fraudstream.events import Event
-from fraudstream.records import MAX_AMOUNT
+from fraudstream.records import MAX_AMOUNT, DecodeError
 
 if TYPE_CHECKING:
     from fraudstream.features.spec import FeatureSpec
@@ -74,13 +74,9 @@ class MappingConfigError(ValueError):
     """The mapping file is wrong; the message names the key and how to fix it."""
 
 
-@dataclass(frozen=True, slots=True)
-class FieldError:
-    """Why a record cannot become an `Event`. `kind` is a dead-letter error kind."""
-
-    kind: str
-    field: str | None
-    message: str
+FieldError = DecodeError
+"""The former name of the error `to_event` returns: it is `records.DecodeError` (kind, message,
+field), the one error type of a record that cannot be scored."""
 
 
 # --- compiled getters -------------------------------------------------------------------------
@@ -152,14 +148,14 @@ def _json_type(v: object) -> str:
     return "object"
 
 
-def _not_object(field: str, v: _NotObject) -> FieldError:
-    return FieldError("wrong_type", field, f"'{v.parent}' is not an object, cannot read '{field}'")
+def _not_object(field: str, v: _NotObject) -> DecodeError:
+    return DecodeError("wrong_type", f"'{v.parent}' is not an object, cannot read '{field}'", field)
 
 
-# --- value parsers (return the value or a FieldError) ------------------------------------------
+# --- value parsers (return the value or a DecodeError) -----------------------------------------
 
 
-def _to_str(v: Any, field: str) -> str | FieldError | None:
+def _to_str(v: Any, field: str) -> str | DecodeError | None:
     """Key or category: None when missing."""
     if v is None:
         return None
@@ -171,14 +167,14 @@ def _to_str(v: Any, field: str) -> str | FieldError | None:
         return str(v)
     if isinstance(v, float):
         if not math.isfinite(v):
-            return FieldError("bad_value", field, f"must be finite, got {v!r}")
+            return DecodeError("bad_value", f"must be finite, got {v!r}", field)
         return str(int(v)) if v.is_integer() else repr(v)
     if isinstance(v, _NotObject):
         return _not_object(field, v)
-    return FieldError("wrong_type", field, f"expected a string, got {_json_type(v)}")
+    return DecodeError("wrong_type", f"expected a string, got {_json_type(v)}", field)
 
 
-def _to_float(v: Any, field: str, bad_kind: str) -> float | FieldError | None:
+def _to_float(v: Any, field: str, bad_kind: str) -> float | DecodeError | None:
     """A number, or None when missing (None or "")."""
     if v is None:
         return None
@@ -194,20 +190,20 @@ def _to_float(v: Any, field: str, bad_kind: str) -> float | FieldError | None:
         try:
             x = float(v)
         except ValueError:
-            return FieldError(bad_kind, field, f"not a number: {v[:40]!r}")
+            return DecodeError(bad_kind, f"not a number: {v[:40]!r}", field)
     elif isinstance(v, _NotObject):
         return _not_object(field, v)
     else:
-        return FieldError("wrong_type", field, f"expected a number, got {_json_type(v)}")
+        return DecodeError("wrong_type", f"expected a number, got {_json_type(v)}", field)
     if not math.isfinite(x):
-        return FieldError(bad_kind, field, f"must be finite, got {v!r}")
+        return DecodeError(bad_kind, f"must be finite, got {v!r}", field)
     return x
 
 
 _LABELS: Final = {"0": 0, "1": 1, "true": 1, "false": 0, "0.0": 0, "1.0": 1}
 
 
-def _to_label(v: Any, field: str) -> int | FieldError | None:
+def _to_label(v: Any, field: str) -> int | DecodeError | None:
     if v is None or v == "":
         return None
     if isinstance(v, bool):
@@ -220,16 +216,16 @@ def _to_label(v: Any, field: str) -> int | FieldError | None:
             return got
     if isinstance(v, _NotObject):
         return _not_object(field, v)
-    return FieldError("bad_value", field, f"a label must be 0/1 or true/false, got {v!r}"[:200])
+    return DecodeError("bad_value", f"a label must be 0/1 or true/false, got {v!r}"[:200], field)
 
 
-TimestampParser = Callable[[Any, str], "float | FieldError"]
+TimestampParser = Callable[[Any, str], "float | DecodeError"]
 
 
-def _check_epoch(x: float, raw: Any, field: str) -> float | FieldError:
+def _check_epoch(x: float, raw: Any, field: str) -> float | DecodeError:
     if not 0.0 <= x < _MAX_EPOCH:
-        return FieldError(
-            "bad_timestamp", field, f"outside 1970-01-01..2200-01-01: {str(raw)[:40]!r}"
+        return DecodeError(
+            "bad_timestamp", f"outside 1970-01-01..2200-01-01: {str(raw)[:40]!r}", field
         )
     return x
 
@@ -244,33 +240,33 @@ def _timestamp_parser(fmt: str) -> TimestampParser:
     if fmt in ("rfc3339", "iso8601"):
         need_zone = fmt == "rfc3339"
 
-        def parse_iso(v: Any, field: str) -> float | FieldError:
+        def parse_iso(v: Any, field: str) -> float | DecodeError:
             if not isinstance(v, str):
                 if isinstance(v, _NotObject):
                     return _not_object(field, v)
-                return FieldError("wrong_type", field, f"expected a string, got {_json_type(v)}")
+                return DecodeError("wrong_type", f"expected a string, got {_json_type(v)}", field)
             try:
                 dt = datetime.fromisoformat(v)
             except ValueError:
                 try:  # RFC 3339 allows a lower-case 't' and 'z'
                     dt = datetime.fromisoformat(v.upper())
                 except ValueError:
-                    return FieldError("bad_timestamp", field, f"not {fmt}: {v[:40]!r}")
+                    return DecodeError("bad_timestamp", f"not {fmt}: {v[:40]!r}", field)
             if need_zone and dt.tzinfo is None:
-                return FieldError("bad_timestamp", field, f"no time zone in {v[:40]!r}")
+                return DecodeError("bad_timestamp", f"no time zone in {v[:40]!r}", field)
             return _check_epoch(_dt_epoch(dt), v, field)
 
         return parse_iso
     if fmt in ("epoch_s", "epoch_ms"):
         scale = 1.0 if fmt == "epoch_s" else 0.001
 
-        def parse_epoch(v: Any, field: str) -> float | FieldError:
+        def parse_epoch(v: Any, field: str) -> float | DecodeError:
             if isinstance(v, bool):
-                return FieldError("wrong_type", field, "expected a number, got boolean")
+                return DecodeError("wrong_type", "expected a number, got boolean", field)
             x = _to_float(v, field, "bad_timestamp")
             if x is None:
-                return FieldError("missing_field", field, "required field is missing")
-            if isinstance(x, FieldError):
+                return DecodeError("missing_field", "required field is missing", field)
+            if isinstance(x, DecodeError):
                 return x
             return _check_epoch(x * scale, v, field)
 
@@ -281,11 +277,11 @@ def _timestamp_parser(fmt: str) -> TimestampParser:
     fast = fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
     sep = fmt[8] if fast else ""
 
-    def parse_pattern(v: Any, field: str) -> float | FieldError:
+    def parse_pattern(v: Any, field: str) -> float | DecodeError:
         if not isinstance(v, str):
             if isinstance(v, _NotObject):
                 return _not_object(field, v)
-            return FieldError("wrong_type", field, f"expected a string, got {_json_type(v)}")
+            return DecodeError("wrong_type", f"expected a string, got {_json_type(v)}", field)
         dt = None
         if fast and len(v) == 19 and v[10] == sep:
             try:
@@ -296,13 +292,24 @@ def _timestamp_parser(fmt: str) -> TimestampParser:
             try:
                 dt = datetime.strptime(v, fmt)
             except ValueError:
-                return FieldError("bad_timestamp", field, f"does not match {fmt!r}: {v[:40]!r}")
+                return DecodeError("bad_timestamp", f"does not match {fmt!r}: {v[:40]!r}", field)
         return _check_epoch(_dt_epoch(dt), v, field)
 
     return parse_pattern
 
 
 # --- the mapping ---------------------------------------------------------------------------------
+
+
+def _builtin(name: str) -> Mapping:
+    """A built-in mapping, loaded once."""
+    got = _BUILTINS.get(name)
+    if got is None:
+        got = _BUILTINS[name] = Mapping.load(name)
+    return got
+
+
+_BUILTINS: dict[str, Mapping] = {}
 
 
 def _overlaps(a: str, b: str) -> bool:
@@ -330,6 +337,7 @@ class Mapping:
         self.source = source
         self._validate(config)
         self._compile()
+        self._reads_native: bool | None = None
 
     # -- loading --
 
@@ -538,35 +546,66 @@ class Mapping:
             key = str(key)
         return tx_id, key if isinstance(key, str) and len(key) <= 128 else ""
 
-    def to_event(self, record: AbcMapping[str, Any]) -> Event | FieldError:
+    def to_event(self, record: AbcMapping[str, Any]) -> Event | DecodeError:
         """The record as an `Event`, or the first reason it cannot be one."""
         raw = self._get_id(record)
         tx_id = _to_str(raw, self.id)
         if tx_id is None:
-            return FieldError("missing_field", self.id, "required field (id) is missing")
-        if isinstance(tx_id, FieldError):
+            return DecodeError("missing_field", "required field (id) is missing", self.id)
+        if isinstance(tx_id, DecodeError):
             return tx_id
 
         raw = self._get_ts(record)
         if raw is None or raw == "":
-            return FieldError("missing_field", self.timestamp, "required field (timestamp)")
+            return DecodeError("missing_field", "required field (timestamp)", self.timestamp)
         ts = self._parse_ts(raw, self.timestamp)
-        if isinstance(ts, FieldError):
+        if isinstance(ts, DecodeError):
             return ts
 
         raw = self._get_amount(record)
         amount = _to_float(raw, self.amount, "bad_amount")
         if amount is None:
-            return FieldError("missing_field", self.amount, "required field (amount) is missing")
-        if isinstance(amount, FieldError):
+            return DecodeError("missing_field", "required field (amount) is missing", self.amount)
+        if isinstance(amount, DecodeError):
             return amount
         if isinstance(raw, bool):
-            return FieldError("wrong_type", self.amount, "expected a number, got boolean")
+            return DecodeError("wrong_type", "expected a number, got boolean", self.amount)
         if amount < 0.0 or amount > MAX_AMOUNT:
-            return FieldError(
-                "bad_amount", self.amount, f"must be >= 0 and <= {MAX_AMOUNT:.0e}, got {amount!r}"
+            return DecodeError(
+                "bad_amount", f"must be >= 0 and <= {MAX_AMOUNT:.0e}, got {amount!r}", self.amount
             )
+        return self._event(record, tx_id, ts, amount)
 
+    @property
+    def reads_native_schema(self) -> bool:
+        """True when this mapping reads the fields the built-in `native` mapping reads, each as
+        the same role: a record that passed the native schema's checks
+        (`records.check_transaction`) can then go through `checked_event`."""
+        native = self._reads_native
+        if native is None:
+            mine, builtin = self.to_dict(), _builtin("native").to_dict()
+            del mine["name"], builtin["name"]
+            native = self._reads_native = mine == builtin
+        return native
+
+    def checked_event(self, record: AbcMapping[str, Any], timestamp: float) -> Event | DecodeError:
+        """`to_event` for a native transaction that `records.check_transaction` has validated
+        (`timestamp` is what it returned), with a mapping that `reads_native_schema`: the schema
+        has checked the id, the timestamp and the amount, so they are read as they are and
+        parsed no second time. What the schema leaves open is still checked as `to_event`
+        checks it: a time zone that takes the instant outside 1970..2200, the label's value,
+        and a field read from a flat dotted key (`counterparty.country` with no `counterparty`),
+        which the schema ignores as unknown unless strict."""
+        if not 0.0 <= timestamp < _MAX_EPOCH:
+            err = _check_epoch(timestamp, self._get_ts(record), self.timestamp)
+            assert isinstance(err, DecodeError)
+            return err
+        return self._event(record, self._get_id(record), timestamp, float(self._get_amount(record)))
+
+    def _event(
+        self, record: AbcMapping[str, Any], tx_id: str, ts: float, amount: float
+    ) -> Event | DecodeError:
+        """The rest of `to_event`, once the id, the timestamp and the amount are read."""
         entities: dict[str, str] = {}
         for role, path, key, get in self._entities:
             v = record.get(key) if key is not None else get(record)
@@ -574,12 +613,12 @@ class Mapping:
                 v = _to_str(v, path)
                 if v is None:
                     continue
-                if isinstance(v, FieldError):
+                if isinstance(v, DecodeError):
                     return v
             entities[role] = v
         if self.key not in entities:
-            return FieldError(
-                "missing_field", self._key_path, f"required field (key entity '{self.key}')"
+            return DecodeError(
+                "missing_field", f"required field (key entity '{self.key}')", self._key_path
             )
 
         narrative = ""
@@ -589,7 +628,7 @@ class Mapping:
                 v = _to_str(get(record), path)
                 if v is None:
                     continue
-                if isinstance(v, FieldError):
+                if isinstance(v, DecodeError):
                     return v
                 parts.append(v)
             narrative = " | ".join(parts)
@@ -599,7 +638,7 @@ class Mapping:
             x = _to_float(get(record), path, "bad_value")
             if x is None:
                 continue
-            if isinstance(x, FieldError):
+            if isinstance(x, DecodeError):
                 return x
             numeric[name] = x
 
@@ -610,7 +649,7 @@ class Mapping:
                 v = _to_str(v, path)
                 if v is None:
                     continue
-                if isinstance(v, FieldError):
+                if isinstance(v, DecodeError):
                     return v
             categorical[name] = v
 
@@ -620,7 +659,7 @@ class Mapping:
             label = _LABELS.get(raw) if raw.__class__ is str else None
             if label is None:
                 lab = _to_label(raw, self.label or "")
-                if isinstance(lab, FieldError):
+                if isinstance(lab, DecodeError):
                     return lab
                 label = lab
 

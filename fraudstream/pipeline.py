@@ -28,9 +28,8 @@ from fraudstream import __version__, input_checks
 from fraudstream.events import Event
 from fraudstream.features import FeatureRow
 from fraudstream.logs import mask_identifiers
-from fraudstream.mapping import FieldError
 from fraudstream.mapping import Mapping as FieldMapping
-from fraudstream.records import DecodeError, dead_letter, decode_json, mask, validate_transaction
+from fraudstream.records import DecodeError, check_transaction, dead_letter, decode_json, mask
 
 if TYPE_CHECKING:
     from fraudstream.batching import Ticket
@@ -132,6 +131,11 @@ class Admission:
         self.mapping = mapping
         self.rules = rules
         self.native = mapping.name == "native"
+        """Native records: the wire schema's rules (`records.check_transaction`) before the
+        mapping, and the input checks of their texts and unknown fields."""
+        self._checked = self.native and mapping.reads_native_schema
+        """The schema's checks cover what the mapping reads: it reads without checking again
+        (`Mapping.checked_event`), so a native record is validated once."""
         # transaction id -> (offset, content digest) of its first sighting, per partition;
         # bounded.
         self._seen: dict[TP, OrderedDict[str, tuple[int, bytes]]] = {}
@@ -154,14 +158,20 @@ class Admission:
         obj = decode_json(rec.value, max_bytes=self.rules.max_message_bytes)
         if isinstance(obj, DecodeError):
             return self.reject(rec, error or obj, wall_now)
-        if error is None and self.native:
-            error = validate_transaction(obj, strict=self.rules.strict_schema)
         if error is not None:
             return self.reject(rec, error, wall_now, obj)
-        event = self.mapping.to_event(obj)
-        if isinstance(event, FieldError):
-            error = DecodeError(event.kind, event.message, event.field)
-            return self.reject(rec, error, wall_now, obj)
+        if self.native:
+            checked = check_transaction(obj, strict=self.rules.strict_schema)
+            if isinstance(checked, DecodeError):
+                return self.reject(rec, checked, wall_now, obj)
+            if self._checked:
+                event = self.mapping.checked_event(obj, checked)
+            else:
+                event = self.mapping.to_event(obj)
+        else:
+            event = self.mapping.to_event(obj)
+        if isinstance(event, DecodeError):
+            return self.reject(rec, event, wall_now, obj)
         if error := self._check_time(event, wall_now):
             return self.reject(rec, error, wall_now, obj)
         seen = self._check_duplicate(rec, event)

@@ -31,7 +31,7 @@ def admit(
     strict: bool = False,
 ) -> Work | Rejected:
     admission = admission or Admission(Mapping.load("native"), AdmissionRules(strict_schema=strict))
-    state = state or FeatureState(FeatureSpec.native())
+    state = FeatureState(FeatureSpec.native()) if state is None else state  # empty is falsy
     rec = InputRecord("tx", 0, offset, None, key, value)
     return admission.admit(rec, state, now=0.0, wall_now=NOW)
 

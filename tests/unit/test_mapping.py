@@ -12,11 +12,13 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from fraudstream.events import Event
 from fraudstream.features import FeatureSpec
 from fraudstream.mapping import FieldError, Mapping, MappingConfigError
 from fraudstream.readers import RecordFileError, iter_records
+from fraudstream.records import DecodeError, check_transaction, parse_rfc3339
 
 
 def native_record() -> dict[str, Any]:
@@ -73,9 +75,9 @@ def event(m: Mapping, record: dict[str, Any]) -> Event:
     return ev
 
 
-def error(m: Mapping, record: dict[str, Any]) -> FieldError:
+def error(m: Mapping, record: dict[str, Any]) -> DecodeError:
     ev = m.to_event(record)
-    assert isinstance(ev, FieldError), ev
+    assert isinstance(ev, DecodeError), ev
     return ev
 
 
@@ -360,14 +362,93 @@ def test_a_parent_that_is_not_an_object_is_a_wrong_type() -> None:
     assert err.kind == "wrong_type" and err.field is not None and err.field.startswith("merchant.")
     rec = native_record()
     rec["metadata"] = ["x"]
-    assert error(m, rec) == FieldError(
+    assert error(m, rec) == DecodeError(
         "wrong_type",
-        "metadata.is_fraud",
         "'metadata' is not an object, cannot read 'metadata.is_fraud'",
+        "metadata.is_fraud",
     )
     deep = Mapping.from_dict(minimal(categorical={"city": "a.b.c"}))
     err = error(deep, {**GOOD, "a": {"b": 5}})
     assert (err.kind, err.field) == ("wrong_type", "a.b.c")
+
+
+def test_a_record_error_is_the_dead_letter_error() -> None:
+    """One error type for a record that cannot be scored: `to_event` returns the codec's
+    `DecodeError` (kind, message, field); `FieldError` is its former name."""
+    assert FieldError is DecodeError
+    err = error(Mapping.load("native"), {**native_record(), "amount": -3})
+    assert err == DecodeError("bad_amount", "must be >= 0 and <= 1e+09, got -3.0", "amount")
+
+
+def checked_native_records() -> list[dict[str, Any]]:
+    """Native records that pass the schema (not strict), the odd corners included."""
+    from fraudstream.synth import SynthConfig, generate
+
+    base = native_record()
+    odd: list[dict[str, Any]] = [
+        base,
+        {**base, "card_id": "c"},
+        {**base, "amount": 0},
+        {**base, "amount": 1_000_000_000},
+        {**base, "narrative": ""},
+        {**base, "merchant": {"name": "", "mcc": "5411", "country": "FR"}},
+        {**base, "timestamp": "2026-03-01t12:34:56.123456789z"},
+        {**base, "timestamp": "1970-01-01T00:30:00+01:00"},  # before the epoch
+        {**base, "timestamp": "2199-12-31T23:30:00-05:00"},  # after 2200
+        {**base, "metadata": {"is_fraud": "true"}},
+        {**base, "metadata": {"is_fraud": "maybe"}},  # the schema leaves metadata open
+        {**base, "metadata": {"is_fraud": [1]}},
+        {**base, "metadata": {}},
+        {**base, "counterparty": {**base["counterparty"], "new_beneficiary": False}},
+    ]
+    for name in ("card_id", "counterparty", "device", "metadata"):
+        odd.append({k: v for k, v in base.items() if k != name})
+    flat = {k: v for k, v in base.items() if k not in ("counterparty", "device", "metadata")}
+    for key, value in [
+        ("counterparty.country", "GB"),
+        ("counterparty.country", {"a": 1}),
+        ("device.id", 7),
+        ("device.ip_country", 1.5),
+        ("counterparty.new_beneficiary", True),
+        ("metadata.is_fraud", "1"),
+        ("metadata.is_fraud", 3),
+    ]:
+        odd.append({**flat, key: value})
+    return odd + list(generate(300, SynthConfig(seed=3)))
+
+
+def test_checked_event_agrees_with_to_event_on_records_the_schema_passed() -> None:
+    m = Mapping.load("native")
+    assert m.reads_native_schema
+    records = checked_native_records()
+    errors = 0
+    for record in records:
+        timestamp = check_transaction(record, strict=False)
+        assert isinstance(timestamp, float), (record, timestamp)
+        assert timestamp == parse_rfc3339(record["timestamp"])
+        want = m.to_event(record)
+        assert m.checked_event(record, timestamp) == want, record
+        errors += isinstance(want, DecodeError)
+    assert errors == 6  # two time zones, two labels, two flat keys
+
+
+def test_reads_native_schema_only_for_the_native_fields_and_roles(tmp_path: Path) -> None:
+    native = Mapping.load("native")
+    assert native.reads_native_schema
+    assert not Mapping.load("handbook").reads_native_schema
+    config = native.to_dict()
+    assert Mapping.from_dict({**config, "name": "mybank"}).reads_native_schema
+    path = tmp_path / "copy.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert Mapping.load(path).reads_native_schema
+    for change in (
+        {"amount": "metadata.amount"},
+        {"numeric": {"risk": "metadata.risk"}},
+        {"entities": {**config["entities"], "card": "device.id"}},
+        {"categorical": {"channel": "channel"}},
+        {"label": "metadata.label"},
+    ):
+        assert not Mapping.from_dict({**config, **change}).reads_native_schema, change
 
 
 def test_to_event_does_not_mutate_the_record() -> None:

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from fraudstream.records import (
     DecodeError,
+    check_transaction,
     dead_letter,
     decode_json,
     decode_transaction,
@@ -147,6 +148,20 @@ def test_invalid_records_fail_both(schema: Draft202012Validator, name: str) -> N
     err = validate_transaction(record)
     assert isinstance(err, DecodeError), f"codec accepted {name}"
     assert err.message
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_check_transaction_is_validate_transaction_with_the_timestamp(strict: bool) -> None:
+    """The admission's form of the codec: the same verdict, and a valid record's timestamp."""
+    for record in VALID_VARIANTS:
+        assert check_transaction(record, strict=strict) == parse_rfc3339(record["timestamp"])
+    for name, record in INVALID_VARIANTS.items():
+        err = validate_transaction(record, strict=strict)
+        checked = check_transaction(record, strict=strict)
+        if err is None:  # not strict: unknown fields and hidden characters pass
+            assert isinstance(checked, float), name
+        else:
+            assert checked == err, name
 
 
 def test_codec_names_the_field() -> None:

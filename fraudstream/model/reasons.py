@@ -16,7 +16,11 @@ Two cheap attributions, both computed only for the rows that alert:
    scores like no memo at all is never quoted as a reason.
 2. **Gradient x input over narrative tokens**, only for rows where the narrative is among the top
    reasons: one forward and backward pass through the text tower gives each token's saliency,
-   summed per word; the strongest adjacent words form the phrase that is quoted.
+   summed per word; the strongest adjacent words form the phrase that is quoted. The saliency is
+   that of the text head's logit (the narrative's own risk) where the model has a text head:
+   it depends on the narrative alone, so the phrases of a narrative are computed once and kept
+   (`PHRASE_CACHE`, least recently used first out), and a memo seen before costs no backward
+   pass. Without a text head, of the fused logit, per row.
 
 Reasons are the groups that pushed the score up, strongest first; weights are logit points.
 
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -57,6 +62,8 @@ class Reason:
 
 
 NARRATIVE = "narrative"
+PHRASE_CACHE = 10_000
+"""Distinct narratives whose quoted phrases an `Explainer` keeps."""
 NARRATIVE_MIN_WEIGHT = 0.5
 """Logit points the memo must add over the same payment without one to be given as a reason
 (x1.65 the odds): below that, changing the memo hardly changes the score."""
@@ -314,10 +321,13 @@ class Explainer:
         tokenizer: Tokenizer | None,
         device: torch.device,
         model_texts: Callable[[Sequence[str]], list[str]] = list,
+        phrase_cache: int = PHRASE_CACHE,
     ) -> None:
         import torch
 
         self.module = module
+        self.phrase_cache = phrase_cache
+        self._phrases_of: OrderedDict[str, list[str]] = OrderedDict()
         self.pre = preprocessor
         self.tokenizer = tokenizer
         self.device = device
@@ -444,27 +454,56 @@ class Explainer:
     def _phrases(
         self, rows: Sequence[RowLike], which: list[int], meta_vec: torch.Tensor | None
     ) -> dict[int, list[str]]:
-        """Gradient x input on the word embeddings, for the rows in `which` only."""
+        """Gradient x input on the word embeddings, for the rows in `which` only (see the
+        module docstring: per narrative and cached where the model has a text head)."""
+        narratives = self.model_texts([rows[r].narrative for r in which])
+        if self.module.text_head is None:
+            meta = meta_vec[which] if meta_vec is not None else None
+            return dict(zip(which, self._saliency(narratives, meta, fused=True), strict=True))
+        if self.phrase_cache <= 0:
+            return dict(zip(which, self._saliency(narratives, None), strict=True))
+        cache = self._phrases_of
+        missing = [t for t in dict.fromkeys(narratives) if t not in cache]
+        if missing:
+            for text, phrases in zip(missing, self._saliency(missing, None), strict=True):
+                cache[text] = phrases
+                if len(cache) > self.phrase_cache:
+                    cache.popitem(last=False)
+        out: dict[int, list[str]] = {}
+        for r, text in zip(which, narratives, strict=True):
+            kept = cache.get(text)
+            if kept is None:  # evicted by this very batch (a cache smaller than it)
+                kept = self._saliency([text], None)[0]
+            else:
+                cache.move_to_end(text)
+            out[r] = kept
+        return out
+
+    def _saliency(
+        self, narratives: list[str], meta: torch.Tensor | None, *, fused: bool = False
+    ) -> list[list[str]]:
+        """The phrases of each narrative: of the text head's logit, or (`fused`) of the fused
+        logit with these metadata vectors."""
         import torch
 
-        assert self.tokenizer is not None
-        narratives = self.model_texts([rows[r].narrative for r in which])
+        assert self.tokenizer is not None and self.module.text is not None
         # Re-encoded here (a handful of rows) to get word ids and offsets that the hot-path
         # batch does not carry.
         encodings = self.tokenizer.encode_batch(narratives)
         ids = torch.tensor([e.ids for e in encodings], device=self.device)
         mask = torch.tensor([e.attention_mask for e in encodings], device=self.device)
-        meta = meta_vec[which].clone() if meta_vec is not None else None
         with torch.enable_grad():
-            emb = self.module.text.word_embeddings(ids).detach().requires_grad_(True)  # type: ignore[union-attr]
+            emb = self.module.text.word_embeddings(ids).detach().requires_grad_(True)
             vec = self.module.text_vector(None, mask, inputs_embeds=emb)
-            logits = self.module.fuse(vec, meta)
+            if fused:
+                logits = self.module.fuse(vec, None if meta is None else meta.clone())
+            else:
+                assert self.module.text_head is not None
+                logits = self.module.text_head(vec.to(self.module.text_head.weight.dtype))
             (grad,) = torch.autograd.grad(logits.sum(), emb)
-        saliency = (grad * emb.detach()).sum(-1).float().cpu().numpy()  # [r, L]
-
-        out: dict[int, list[str]] = {}
-        for n, r in enumerate(which):
-            enc = encodings[n]
+        saliency = (grad * emb.detach()).sum(-1).float().cpu().numpy()  # [n, L]
+        out: list[list[str]] = []
+        for n, enc in enumerate(encodings):
             spans: dict[int, list[int]] = {}
             scores: dict[int, float] = {}
             for t, word in enumerate(enc.word_ids):
@@ -475,9 +514,11 @@ class Explainer:
                 span[0], span[1] = min(span[0], a), max(span[1], b)
                 scores[word] = scores.get(word, 0.0) + float(saliency[n, t])
             words = sorted(spans)
-            out[r] = salient_phrases(
-                narratives[n],
-                [(spans[w][0], spans[w][1]) for w in words],
-                np.array([scores[w] for w in words]),
+            out.append(
+                salient_phrases(
+                    narratives[n],
+                    [(spans[w][0], spans[w][1]) for w in words],
+                    np.array([scores[w] for w in words]),
+                )
             )
         return out

@@ -159,10 +159,12 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
-def describe_numeric(name: str, value: float, usual: float) -> str:
-    """One feature's value in words, with its usual (training median) value where that helps."""
+def describe_numeric(name: str, value: float, usual: float, currency: str = "") -> str:
+    """One feature's value in words, with its usual (training median) value where that helps;
+    `currency`: the payment's, said after its amounts."""
+    money = f" {currency}" if currency else ""
     if name == "amount":
-        return f"amount {_num(value)} (usual: {_num(usual)})"
+        return f"amount {_num(value)}{money} (usual: {_num(usual)})"
     if name == "hour":
         return f"at {int(value) % 24:02d}h (usual: {int(usual) % 24:02d}h)"
     if name == "is_night":
@@ -191,8 +193,8 @@ def describe_numeric(name: str, value: float, usual: float) -> str:
             noun = "payment" if value == 1 else "payments"
             return f"{_num(value)} {noun} on this {role} {last} (usual: {_num(usual)})"
         if agg == "sum":
-            return f"{_num(value)} spent on this {role} {last} (usual: {_num(usual)})"
-        return f"average payment {_num(value)} on this {role} {last} (usual: {_num(usual)})"
+            return f"{_num(value)}{money} spent on this {role} {last} (usual: {_num(usual)})"
+        return f"average payment {_num(value)}{money} on this {role} {last} (usual: {_num(usual)})"
     if m and (mm := re.fullmatch(r"([a-z0-9]+)_distinct_([a-z0-9_]+)", base)):
         role, field = mm.groups()
         thing = _plural(_words(_DISTINCT_WORDS.get(field, field)), value)
@@ -447,8 +449,13 @@ class Explainer:
             )
         # Quote the member (window) that is furthest from usual.
         j = max(group.numeric, key=lambda i: abs(float(scaled[i])))
+        names = self.pre.categorical_names
+        currency = str(row.categorical[names.index("currency")]) if "currency" in names else ""
         return describe_numeric(
-            self.pre.numeric_names[j], float(row.numeric[j]), float(self.pre.raw_medians[j])
+            self.pre.numeric_names[j],
+            float(row.numeric[j]),
+            float(self.pre.raw_medians[j]),
+            currency,
         )
 
     def _phrases(

@@ -220,7 +220,9 @@ class Stage1:
                         reasons.append(Reason("narrative", text, weight))
                     continue
                 if name in values:
-                    text = describe_numeric(name, values[name], self.usual.get(name, 0.0))
+                    text = describe_numeric(
+                        name, values[name], self.usual.get(name, 0.0), labels.get("currency", "")
+                    )
                 else:
                     text = describe_categorical(name, labels.get(name, ""), True)
                 reasons.append(Reason(name, text, weight))

@@ -54,3 +54,11 @@ def test_every_category_the_generator_writes_has_a_name() -> None:
 
     codes = {r["merchant"]["mcc"] for r in generate(20_000, SynthConfig(seed=3))}
     assert codes and codes <= MCC_NAMES.keys(), sorted(codes - MCC_NAMES.keys())
+
+
+def test_amounts_are_said_with_the_payments_currency() -> None:
+    assert describe_numeric("amount", 950.0, 42.0, "EUR") == "amount 950 EUR (usual: 42)"
+    assert describe_numeric("account_sum_1d", 1200.0, 80.0, "GBP") == (
+        "1,200 GBP spent on this account in the last day (usual: 80)"
+    )
+    assert describe_numeric("amount", 950.0, 42.0) == "amount 950 (usual: 42)"

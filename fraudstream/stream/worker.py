@@ -364,3 +364,12 @@ class Worker:
     @property
     def model_swaps(self) -> int:
         return self.hot_swap.swaps
+
+    @property
+    def reloader(self) -> Callable[[], Scoring] | None:
+        """What SIGHUP loads the model with (None: the worker was given a model object)."""
+        return self.hot_swap.reloader
+
+    @reloader.setter
+    def reloader(self, reloader: Callable[[], Scoring] | None) -> None:
+        self.hot_swap.reloader = reloader

@@ -59,14 +59,17 @@ async def test_killing_the_model_process_10_times_loses_nothing(
             settings.topics.input,
             [(r["account_id"].encode(), orjson.dumps(r)) for r in chunk],
         )
-        if killed < KILLS:
-            await asyncio.sleep(0.3)  # batches in flight
-            os.kill(remote._proc.pid, signal.SIGKILL)
-            killed += 1
+        if killed:
+            # the kill before this chunk: a batch in flight at the kill, or one of this chunk,
+            # has to start the model process again
             deadline = time.monotonic() + 120
             while remote.restarts < killed and time.monotonic() < deadline:
                 await asyncio.sleep(0.1)
             assert remote.restarts == killed, "the model process was not started again"
+        if killed < KILLS:
+            await asyncio.sleep(0.3)  # batches in flight (or done: then the next chunk's)
+            os.kill(remote._proc.pid, signal.SIGKILL)
+            killed += 1
     counters = await asyncio.wait_for(run, 600)
     scores = await read_topic(settings.kafka, settings.topics.scores)
     ids = id_counts(scores)

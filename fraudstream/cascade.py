@@ -98,11 +98,12 @@ def blend(stage1: ArrayLike, model: ArrayLike, weight: float) -> np.ndarray:
     if weight <= 0.0:
         return m
     s = np.asarray(stage1, dtype=np.float64)
-    mixed = weight * _logit(s) + (1.0 - weight) * _logit(m)
+    mixed = weight * logit(s) + (1.0 - weight) * logit(m)
     return np.asarray(1.0 / (1.0 + np.exp(-mixed)), dtype=np.float64)
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), p clipped away from 0 and 1."""
     q = np.clip(p, 1e-7, 1.0 - 1e-7)
     return np.asarray(np.log(q / (1.0 - q)), dtype=np.float64)
 

@@ -68,14 +68,8 @@ def out_of_fold_logits(
     out = np.zeros(train.size, dtype=np.float64)
     for f in range(k):
         fit_rows, held = train[fold != f], fold == f
-        gbdt = GBDTModel.fit(
-            table.numeric[fit_rows],
-            table.categorical[fit_rows],
-            table.labels[fit_rows],
-            valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
-            numeric_names=table.numeric_names,
-            categorical_names=table.categorical_names,
-            params=GBDTParams(refit=False, seed=options.seed),
+        gbdt = GBDTModel.fit_table(
+            table, fit_rows, valid, GBDTParams(refit=False, seed=options.seed)
         )
         p = gbdt.predict_proba(table.numeric[train[held]], table.categorical[train[held]])
         p = np.clip(p, 1e-6, 1 - 1e-6)

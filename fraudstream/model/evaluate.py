@@ -32,7 +32,7 @@ Cut by role, each module's docstring says what it holds:
 - `evaluate_split.py`: one split, steps 2 to 4: `choose_split` and `evaluate_table` (every
   scorer over the split, then the rules backtest and the narrative probe);
 - `evaluate_scorers.py`: the scorers of step 3: `ModelScorer`, the GBDT baseline
-  (`train_gbdt`) and the cascade block (`evaluate_cascade`);
+  (`GBDTModel.fit_table`) and the cascade block (`evaluate_cascade`);
 - `evaluate_prequential.py`: `--protocol prequential`: the folds, their model folders and the
   mean and standard deviation over them;
 - `evaluate_report.py`: the published figures, the JSON report and the terminal tables;

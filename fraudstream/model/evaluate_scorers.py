@@ -1,4 +1,5 @@
-"""Evaluation's scorers: the model folder, the GBDT baseline and the cascade block.
+"""Evaluation's scorers: the model folder and the cascade block (the GBDT baseline is
+`GBDTModel.fit_table`).
 
 Cut from `evaluate.py` (step 3 of its theory of operation): what puts a score on a test row, and
 the cascade's mixture of two scores. Nothing here chooses rows, reads a records file or writes
@@ -6,7 +7,6 @@ a report: `evaluate_split.py::evaluate_table` calls these on the rows of its spl
 nothing from the other `evaluate*` modules, so each of them can import it.
 
 - `ModelScorer`: a model folder (`model/served.py::FolderScorer`) with its feature spec;
-- `train_gbdt`: the GBDT baseline, fitted on the training rows, early-stopped on `valid`;
 - `evaluate_cascade`: the report's `cascade` block from stage-1 and model scores.
 """
 
@@ -18,12 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudstream.cascade import CascadePolicy, route
-from fraudstream.model.gbdt import GBDTModel, GBDTParams
 from fraudstream.model.metrics import classification_report
 from fraudstream.model.served import FolderScorer
 
 if TYPE_CHECKING:
-    from fraudstream.features.dataset import FeatureTable
     from fraudstream.features.spec import FeatureSpec
 
 IntArray = NDArray[np.int64]
@@ -40,24 +38,6 @@ class ModelScorer(FolderScorer):
     def spec(self) -> FeatureSpec:
         spec: FeatureSpec = self.model.spec
         return spec
-
-
-def train_gbdt(
-    table: FeatureTable,
-    train: IntArray,
-    valid: IntArray,
-    params: GBDTParams,
-) -> GBDTModel:
-    """The GBDT baseline on the table's own features: fit on `train`, early-stop on `valid`."""
-    return GBDTModel.fit(
-        table.numeric[train],
-        table.categorical[train],
-        table.labels[train],
-        valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
-        numeric_names=table.numeric_names,
-        categorical_names=table.categorical_names,
-        params=params,
-    )
 
 
 def evaluate_cascade(

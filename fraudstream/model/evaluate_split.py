@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fraudstream.model.evaluate import EvaluationError, package_version
-from fraudstream.model.evaluate_scorers import ModelScorer, evaluate_cascade, train_gbdt
+from fraudstream.model.evaluate_scorers import ModelScorer, evaluate_cascade
 from fraudstream.model.gbdt import GBDTModel, GBDTParams, bench_predict
 from fraudstream.model.metrics import classification_report
 from fraudstream.model.protocol import (
@@ -185,7 +185,7 @@ def evaluate_table(
             raise EvaluationError(
                 "the GBDT baseline needs frauds in its training and validation rows"
             )
-        gbdt = train_gbdt(table, train, valid, params)
+        gbdt = GBDTModel.fit_table(table, train, valid, params)
         say(
             f"gbdt: {gbdt.info['rounds']} trees on {gbdt.info.get('refit_rows', train.size):,} "
             f"rows in {gbdt.info['train_seconds']:.1f}s"

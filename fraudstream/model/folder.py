@@ -49,7 +49,6 @@ from fraudstream.model.preprocess import Preprocessor, RowLike
 from fraudstream.model.presets import ModelConfig
 from fraudstream.model.reasons import Explainer, Reason
 from fraudstream.model.thresholds import Bands, Thresholds
-from fraudstream.text import model_text
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -152,10 +151,8 @@ class LoadedModel:
             self.narrative_cache = LRU(self.narrative_cache_size)
 
     def model_texts(self, narratives: Sequence[str]) -> list[str]:
-        """The narratives as this model reads them (normalised, unless the folder predates it)."""
-        if self.config.text_normalisation:
-            return [model_text(n) for n in narratives]
-        return list(narratives)
+        """The narratives as this model reads them (`ModelConfig.model_texts`)."""
+        return self.config.model_texts(narratives)
 
     @property
     def threshold(self) -> float:

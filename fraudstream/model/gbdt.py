@@ -30,11 +30,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import lightgbm as lgb
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+if TYPE_CHECKING:
+    from fraudstream.features.dataset import FeatureTable
 
 FORMAT_VERSION: Final = 1
 MODEL_FILE: Final = "gbdt.txt"
@@ -260,6 +263,22 @@ class GBDTModel:
         )
 
     # -- scoring --
+
+    @classmethod
+    def fit_table(
+        cls, table: FeatureTable, train: NDArray[Any], valid: NDArray[Any], params: GBDTParams
+    ) -> GBDTModel:
+        """`fit` on a feature table's own columns: train on rows `train`, early-stop on `valid`
+        (the evaluation's baseline and the distillation teacher's folds)."""
+        return cls.fit(
+            table.numeric[train],
+            table.categorical[train],
+            table.labels[train],
+            valid=(table.numeric[valid], table.categorical[valid], table.labels[valid]),
+            numeric_names=table.numeric_names,
+            categorical_names=table.categorical_names,
+            params=params,
+        )
 
     def predict_proba(self, numeric: ArrayLike, categorical: ArrayLike | None = None) -> FloatArray:
         """Probability of fraud for each row."""

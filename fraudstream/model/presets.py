@@ -8,8 +8,11 @@ category cardinalities), so that `load_model` can rebuild the exact module witho
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
+
+from fraudstream.text import model_text
 
 TokenizerSource = Literal["train-wordpiece", "minilm"]
 
@@ -154,6 +157,13 @@ class ModelConfig:
     folders written before it existed)."""
     format_version: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def model_texts(self, narratives: Sequence[str]) -> list[str]:
+        """The narratives as this model reads them (normalised, unless the folder predates it):
+        the one rule the loaded model and the processor's side of a child process share."""
+        if self.text_normalisation:
+            return [model_text(n) for n in narratives]
+        return list(narratives)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -26,7 +26,6 @@ from fraudstream.model.presets import ModelConfig
 from fraudstream.model.reasons import Reason
 from fraudstream.model.thresholds import Bands, Thresholds
 from fraudstream.runtime.model_process import ModelProcess, ModelProcessError, RemoteBatch
-from fraudstream.text import model_text
 
 if TYPE_CHECKING:
     from fraudstream.model.folder import LoadedModel
@@ -86,10 +85,8 @@ class ModelInfo:
         return dict(zip(self.spec.numeric_names, self.raw_medians, strict=True))
 
     def model_texts(self, narratives: Sequence[str]) -> list[str]:
-        """The narratives as this model reads them (as `LoadedModel.model_texts`)."""
-        if self.config.text_normalisation:
-            return [model_text(n) for n in narratives]
-        return list(narratives)
+        """The narratives as this model reads them (`ModelConfig.model_texts`)."""
+        return self.config.model_texts(narratives)
 
 
 class LanguageModel(Protocol):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from fraudstream.cascade import CascadePolicy, NarrativeMemory, blend
+from fraudstream.cascade import CascadePolicy, NarrativeMemory, blend, logit
 from fraudstream.config import ConfigError, Settings
 from fraudstream.features import FeatureRow, FeatureSpec
 from fraudstream.model.reasons import (
@@ -202,7 +202,7 @@ class Stage1:
         if risk is not None:
             with_memo = self.model.score(numeric, categorical, risk)
             without = self.model.score(numeric, categorical, np.full(len(rows), np.nan))
-            moved = _logit(with_memo) - _logit(without)
+            moved = logit(with_memo) - logit(without)
         names = self.model.gbdt.feature_names
         out: list[list[Reason]] = []
         for i, row in enumerate(rows):
@@ -228,11 +228,6 @@ class Stage1:
                 reasons.append(Reason(name, text, weight))
             out.append(reasons)
         return out
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.asarray(np.log(q / (1 - q)))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

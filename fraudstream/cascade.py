@@ -154,6 +154,7 @@ class LRU(Generic[V]):
         self.hits = 0
         self.misses = 0
         self.evictions = 0
+        self.preloaded = 0
 
     def __len__(self) -> int:
         return len(self._data)
@@ -192,6 +193,7 @@ class LRU(Generic[V]):
             "hits": float(self.hits),
             "misses": float(self.misses),
             "evictions": float(self.evictions),
+            "preloaded": float(self.preloaded),
             "hit_rate": self.hits / looked if looked else 0.0,
         }
 
@@ -209,6 +211,15 @@ class NarrativeMemory(LRU[float]):
     def remember(self, text: str, logit: float) -> None:
         if text:
             self.put(text, float(logit))
+
+    def preload(self, known: Sequence[tuple[str, float]]) -> NarrativeMemory:
+        """Start with the narratives a model read in training (`model/known_narratives.py`),
+        most widely written first: as many as fit, the first the most recently used."""
+        kept = list(known[: self.capacity])
+        for text, logit in reversed(kept):
+            self.remember(text, logit)
+        self.preloaded = len(kept)
+        return self
 
 
 def replay(

@@ -192,6 +192,11 @@ class Settings:
     """Run the language model in a child process, so that its forward passes and the event
     loop do not wait for each other's GIL (see runtime/model_process.py)."""
     latency_budget_ms: float = 50.0
+    deadline_from: Literal["produced", "read"] = "produced"
+    """Where a transaction's latency budget starts: `produced`, its Kafka record timestamp (so
+    that time spent waiting in the topic, consumer lag, counts; bounded by the read time when
+    the producer's clock is ahead), or `read`, when the processor read it (for producers whose
+    clocks cannot be trusted)."""
     latency_margin_ms: float = 8.0
     """Part of the budget kept for producing and acknowledging the outputs."""
     alert_threshold: float | None = None
@@ -283,6 +288,7 @@ class Settings:
             max_message_bytes=self.max_message_bytes,
             dlq_max_payload_bytes=self.dlq_max_payload_bytes,
             latency_budget_s=self.latency_budget_ms / 1000.0,
+            deadline_from_produced=self.deadline_from == "produced",
             max_event_age_s=self.max_event_age_days * 86400.0,
             max_future_skew_s=self.max_future_skew_s,
             duplicate_window=self.duplicate_window,

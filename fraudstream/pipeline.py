@@ -5,7 +5,8 @@ Theory of operation
 -------------------
 `Admission.admit` takes a plain copy of a Kafka record and returns exactly one of:
   * `Work`: a valid transaction, mapped to an `Event`, folded into its partition's feature state,
-    with its `FeatureRow` ready for scoring and its deadline set (time read + latency budget);
+    with its `FeatureRow` ready for scoring and its deadline set (the record's Kafka timestamp,
+    or the time read, + latency budget);
   * `Rejected`: the dead-letter bytes to publish, with a machine-readable reason.
 No input is dropped and nothing raises on bad input. The Kafka shell (`stream/worker.py` and its parts)
 publishes what comes out and commits an offset only when all of it is acknowledged.
@@ -113,6 +114,9 @@ class AdmissionRules:
     max_message_bytes: int = 1_000_000
     dlq_max_payload_bytes: int = 900_000
     latency_budget_s: float = 0.050
+    deadline_from_produced: bool = True
+    """The budget runs from the record's Kafka timestamp (time in the topic counts), not from
+    when it was read (`Settings.deadline_from`)."""
     max_event_age_s: float = 7300 * 86400.0
     max_future_skew_s: float = 300.0
     duplicate_window: int = 100_000
@@ -194,17 +198,27 @@ class Admission:
         t1 = now if clock is None else clock()
         row = state.process(event, rec.offset)
         t2 = now if clock is None else clock()
+        waited = self.time_in_topic(rec, wall_now)
+        start = t0 - waited if self.rules.deadline_from_produced else t0
         return Work(
             source=rec,
             record=obj,
             event=event,
             row=row,
             read_at=t0,
-            deadline=t0 + self.rules.latency_budget_s,
-            timings={"decode": t1 - t0, "state": t2 - t1},
+            deadline=start + self.rules.latency_budget_s,
+            timings={"topic": waited, "decode": t1 - t0, "state": t2 - t1},
             flags=flags,
             input_reasons=reasons,
         )
+
+    @staticmethod
+    def time_in_topic(rec: InputRecord, wall_now: float) -> float:
+        """Seconds from the record's Kafka timestamp to its reading (`wall_now`): 0 without a
+        timestamp, or when the producer's clock is ahead of this machine's."""
+        if rec.timestamp_ms is None or rec.timestamp_ms < 0:
+            return 0.0
+        return max(0.0, wall_now - rec.timestamp_ms / 1000.0)
 
     def reject(
         self,

@@ -201,10 +201,18 @@ class FakeConsumer:
         self.commits: list[dict[Any, int]] = []
         self.seeks: list[tuple[int, int]] = []
 
-    def add(self, partition: int, value: bytes, key: bytes | None = None) -> int:
-        """Append a record; returns its offset."""
+    def add(
+        self,
+        partition: int,
+        value: bytes,
+        key: bytes | None = None,
+        *,
+        timestamp_ms: int | None = None,
+    ) -> int:
+        """Append a record (stamped now unless `timestamp_ms` is given); returns its offset."""
         log = self.records[partition]
-        log.append(FakeMessage(len(log), value, key, int(time.time() * 1000)))
+        stamp = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
+        log.append(FakeMessage(len(log), value, key, stamp))
         return len(log) - 1
 
     def assignment(self) -> set[Any]:

@@ -173,7 +173,7 @@ class FaustScorer:
             batch = {"size": len(lm), "tokens": len(lm) * padded, "fill": round(float(fill), 3)}
             for i, work in enumerate(lm):
                 work.timings["queue"] = max(
-                    0.0, started - work.read_at - sum(work.timings.values())
+                    0.0, started - work.read_at - work.timings["decode"] - work.timings["state"]
                 )
                 work.timings["inference"] = infer
                 if time.monotonic() > work.deadline:

@@ -5,7 +5,8 @@ language model what the cascade policy routes (`fraudstream/cascade.py`: unread 
 narratives, stage 1's uncertain band), and serves the language model's score for those (or its
 blend with stage 1's, `CascadePolicy.blend`). Routing
 depends on what was read before, so `serve` walks the rows in the order given (file order: time
-order), with a `NarrativeMemory` as large as the settings' default, exactly as the stream would.
+order), with a `NarrativeMemory` as large as the settings' default and holding the folder's
+known narratives at the start, exactly as the stream would.
 
 `fraudstream evaluate --cascade` and the narrative probe (`model/probe.py`) both measure this, so
 that the figures are those of the code the stream runs, not of the language model alone.
@@ -142,7 +143,9 @@ class FolderScorer:
         # the row goes to the language model whatever stage 1 says, so its logit can be given
         # from the start: the routing below is the same as in the stream.
         s1 = self.stage1.score(table.numeric[rows], table.categorical[rows], logits)
-        routed = replay(s1, texts, logits, chosen, memory=NarrativeMemory(memory))
+        # the memory a processor with this folder starts with (`model/known_narratives.py`)
+        start = NarrativeMemory(memory).preload(self.stage1.known)
+        routed = replay(s1, texts, logits, chosen, memory=start)
         model = np.full(rows.size, np.nan)
         served = s1.copy()
         idx = np.flatnonzero(routed)

@@ -2,7 +2,8 @@
 
 `fraudstream train` writes `gbdt.txt` + `gbdt.json` (the trees) and `cascade.json` (the policy of
 `fraudstream/cascade.py`, the validation figures it was chosen on and the Platt calibration of
-the trees' scores). The processor (`runtime/loader.py`) and `fraudstream evaluate` both read them
+the trees' scores), and `narratives.json` (the narratives the narrative memory starts with,
+`model/known_narratives.py`). The processor (`runtime/loader.py`) and `fraudstream evaluate` both read them
 here, so that what is measured offline is what the stream serves. Folders written before the
 calibration existed are served uncalibrated, as they were then.
 """
@@ -10,13 +11,14 @@ calibration existed are served uncalibrated, as they were then.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fraudstream.cascade import CascadePolicy
+from fraudstream.model import known_narratives
 from fraudstream.model.calibration import Calibration
 from fraudstream.model.gbdt import GBDTModel
 
@@ -31,6 +33,9 @@ class Stage1Model:
     gbdt: GBDTModel
     calibration: Calibration
     policy: CascadePolicy
+    known: list[tuple[str, float]] = field(default_factory=list)
+    """The narratives read in training, with their text logit (`narratives.json`): what the
+    narrative memory starts with."""
 
     @property
     def reads_narrative_risk(self) -> bool:
@@ -80,4 +85,5 @@ def load_stage1(folder: Path, *, text_head: bool) -> Stage1Model | None:
     raw = doc.get("stage1_calibration")
     calibration = Calibration.from_json(raw) if isinstance(raw, dict) else Calibration()
     policy = CascadePolicy.from_json(doc, text_head=text_head) if doc else CascadePolicy(None)
-    return Stage1Model(GBDTModel.load(folder), calibration, policy)
+    known = known_narratives.read(folder) if text_head else []
+    return Stage1Model(GBDTModel.load(folder), calibration, policy, known)

@@ -72,10 +72,33 @@ def _narrative_risk(
     return risk
 
 
-def _read_before(index: np.ndarray, train: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Per validation row: whether its narrative was met before it (in training, or earlier in
-    validation): what a processor that has run for a while has read."""
-    seen = set(index[train].tolist())
+def _known_logits(
+    module: FraudClassifier,
+    tensors: _Tensors,
+    features: TextFeatures | None,
+    narratives: Narratives,
+    known: np.ndarray,
+    train_idx: np.ndarray,
+    device: torch.device,
+) -> np.ndarray:
+    """The text head's logit (the final tower's, as the stream's language model gives it) for
+    each of the `known` distinct narratives (`model/known_narratives.py`)."""
+    if features is not None:
+        return features.logits.numpy().astype(np.float64)[known]
+    first: dict[int, int] = {}
+    for i in train_idx.tolist():
+        first.setdefault(int(narratives.index[i]), i)
+    rows = np.array([first[int(k)] for k in known], dtype=np.int64)
+    logits = _text_logits(module, tensors, rows, device)
+    assert logits is not None
+    return logits.astype(np.float64)
+
+
+def _read_before(index: np.ndarray, known: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per validation row: whether the narrative memory holds its narrative when it comes: one
+    of the `known` narratives the folder ships (`model/known_narratives.py`), or one met earlier
+    in validation (the language model read it then)."""
+    seen = set(known.tolist())
     out = np.zeros(valid.size, dtype=bool)
     for j, i in enumerate(valid):
         key = int(index[i])
@@ -104,7 +127,8 @@ def fit_stage1(
     the language model's means. The policy is chosen on validation: among uncertain bands from
     stage-1 score quantiles and narrative-risk thresholds (logit 0, or lower quantiles of the
     validation rows' text logits), the one whose served scores have the best average precision while sending at
-    most `lm_share` of the traffic; ties go to less traffic. With a text head the language model
+    most `lm_share` of the traffic besides the unread narratives (which go whatever the policy);
+    ties go to less traffic. With a text head the language model
     also reads every narrative not met before (`read_before` false): stage 1 never finalises an
     unread memo. Returns the folder's files, the validation figures, and the served validation
     scores.
@@ -176,6 +200,7 @@ def fit_stage1(
     # one that sends the least), then the best AP, then the least traffic.
     best: tuple[tuple[bool, float, float], float, float, float | None, float, np.ndarray] | None
     best = None
+    forced = float(unread.mean()) if unread is not None else 0.0
     for threshold in thresholds:
         base = np.zeros(y.size, dtype=bool)
         if unread is not None:
@@ -186,7 +211,8 @@ def fit_stage1(
             for high in [c for c in cuts if c > low] + [math.inf]:
                 routed = base | ((stage1 >= low) & (stage1 < high))
                 share = float(routed.mean())
-                feasible = share <= lm_share
+                # the limit is on what the policy chooses to send: unread narratives go anyway
+                feasible = share - forced <= lm_share
                 for weight in weights:
                     ap = (
                         average_precision(y, np.where(routed, mixed[weight], stage1))

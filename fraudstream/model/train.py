@@ -60,6 +60,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from fraudstream.model import known_narratives
 from fraudstream.model.calibration import Calibration, Method, fit_calibration
 from fraudstream.model.classifier import (
     FraudClassifier,
@@ -74,6 +75,7 @@ from fraudstream.model.preprocess import Preprocessor
 from fraudstream.model.presets import ModelConfig, Preset, get_preset
 from fraudstream.model.stage1_fit import (
     _alert_figures,
+    _known_logits,
     _narrative_risk,
     _read_before,
     ap_round,
@@ -451,9 +453,23 @@ def fit(
     extra: dict[str, bytes] = {}
     if options.stage1:
         read_before = risk = None
+        known_file: dict[str, bytes] = {}
         if narratives is not None and module.text_head is not None:
-            read_before = _read_before(narratives.index, train_idx, valid_idx)
+            # the narratives the folder ships for the memory to start with: counted as read
+            known = known_narratives.select(
+                narratives.index, narratives.texts, table.entities.get("account"), train_idx
+            )
+            read_before = _read_before(narratives.index, known, valid_idx)
             risk = _narrative_risk(module, tensors, texts, features, narratives, train_idx, device)
+            known_file[known_narratives.KNOWN_FILE] = known_narratives.to_bytes(
+                [narratives.texts[i] for i in known],
+                _known_logits(module, tensors, features, narratives, known, train_idx, device),
+                min_payers=known_narratives.MIN_PAYERS,
+            )
+            say(
+                f"narratives shipped for the memory: {known.size:,} of {len(narratives.texts):,} "
+                f"(written by at least {known_narratives.MIN_PAYERS} accounts)"
+            )
         extra, metrics["cascade"], served = fit_stage1(
             table,
             split,
@@ -463,6 +479,7 @@ def fit(
             read_before=read_before,
             log=say,
         )
+        extra.update(known_file)
         # The threshold is chosen on what is served (stage 1's calibrated score or the language
         # model's), not on the language model alone: that is what alerts.
         thresholds = choose_thresholds(

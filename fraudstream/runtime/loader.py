@@ -87,6 +87,7 @@ _DEFAULT_RECIPE = (
     "model/train_batches.py",
     "model/distill.py",
     "model/stage1_fit.py",
+    "model/known_narratives.py",
     "model/card.py",
     "model/train_folder.py",
     "model/classifier.py",
@@ -264,6 +265,10 @@ class ModelScoring:
             or (stage1 is not None and stage1.model.reads_narrative_risk)
         )
         self.memory = NarrativeMemory(memory) if reads and memory > 0 else None
+        if self.memory is not None and stage1 is not None:
+            # the narratives read in training: a fresh processor does not send every common
+            # descriptor to the language model again (`model/known_narratives.py`)
+            self.memory.preload(stage1.model.known)
 
     @property
     def remote(self) -> ModelProcess | None:

@@ -209,9 +209,6 @@ class Engine:
             queued = work.queued_at if work.queued_at is not None else dispatched
             work.timings["queue"] = dispatched - queued + times.prepare_s + times.wait_s
             work.timings["inference"] = times.infer_s
-            if time.monotonic() > work.deadline:
-                work.flags.append("late")
-                counters.late += 1
             counters.language_model += 1
             self.verdicts.score(work, float(probs[i]), "language_model", reasons.get(i, []), batch)
         ctx.moved()

@@ -45,6 +45,11 @@ class Verdicts:
         """Publish `work`'s score (and alert) from `stage`."""
         ctx = self.ctx
         t0 = time.monotonic()
+        if t0 > work.deadline:
+            # past its budget, whichever stage scored it (with `deadline_from: produced` a
+            # record that waited in the topic can be late before it is read)
+            work.flags.append("late")
+            ctx.counters.late += 1
         scoring: Scoring = work.scoring or ctx.scoring  # the model that routed it
         threshold = ctx.threshold(scoring)
         band: str | None = None

@@ -31,8 +31,9 @@ from prometheus_client.registry import Collector
 
 __all__ = ["CONTENT_TYPE_LATEST", "STAGES", "FastHistogram", "ProcessorMetrics"]
 
-STAGES = ("decode", "state", "queue", "inference", "produce")
-"""Stages of `timings_ms` on score records; `produce` here runs until the broker's ack."""
+STAGES = ("topic", "decode", "state", "queue", "inference", "produce")
+"""Stages of `timings_ms` on score records; `topic` is the time from the record's Kafka
+timestamp to its reading (consumer lag); `produce` here runs until the broker's ack."""
 
 LATENCY_BUCKETS_S = (
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1,
@@ -123,7 +124,7 @@ class ProcessorMetrics(Collector):
     def observe_score(self, timings_ms: Mapping[str, float]) -> None:
         """The stages a score record carries (produce is observed at the ack instead)."""
         stages = self.stages
-        for stage in ("decode", "state", "queue", "inference"):
+        for stage in ("topic", "decode", "state", "queue", "inference"):
             value = timings_ms.get(stage)
             if value is not None:
                 stages[stage].observe(value / 1000.0)
@@ -215,8 +216,10 @@ class ProcessorMetrics(Collector):
 
         stage = HistogramMetricFamily(
             "fraudstream_stage_duration_seconds",
-            "Time per record in each stage: decode, state (per-account features), queue (wait "
-            "for a batch), inference, produce (hand to the producer until the broker's ack).",
+            "Time per record in each stage: topic (from the record's Kafka timestamp to its "
+            "reading: the lag it arrived with), decode, state (per-account features), queue "
+            "(wait for a batch), inference, produce (hand to the producer until the broker's "
+            "ack).",
             labels=["stage"],
         )
         for name in STAGES:
@@ -282,6 +285,7 @@ def _narrative_metrics(stats: Mapping[str, Mapping[str, float]]) -> Iterator[Met
         "entries": "Narratives held.",
         "capacity": "Most narratives held (settings: narrative_cache_size).",
         "hit_rate": "Hits over lookups since the model was loaded.",
+        "preloaded": "Narratives the memory started with (read in training: narratives.json).",
     }
     for key, text in gauges.items():
         gauge = GaugeMetricFamily(f"fraudstream_narrative_cache_{key}", text, labels=["cache"])

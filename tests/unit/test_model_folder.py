@@ -456,7 +456,38 @@ def test_train_command_writes_a_loadable_folder(tmp_path: Path) -> None:
     assert {"gbdt.txt", "gbdt.json", "cascade.json"} <= set(manifest["files"])
     band = json.loads((out / "cascade.json").read_text())["band"]
     assert 0 <= band[0] < band[1]
-    assert summary["cascade"]["validation_share_to_language_model"] <= 0.2
+    # The narratives it ships for the processor's memory to start with: only ones written by at
+    # least 3 accounts, each with the text logit the language model gives it, and a processor
+    # with the folder starts with them.
+    from fraudstream.config import Settings
+    from fraudstream.model import known_narratives
+    from fraudstream.model.served import FolderScorer
+    from fraudstream.runtime.loader import load_scoring
+    from fraudstream.text import model_text
+
+    assert known_narratives.KNOWN_FILE in manifest["files"]
+    known = known_narratives.read(out)
+    assert known
+    writers: dict[str, set[str]] = {}
+    for line in data.read_bytes().splitlines():
+        record = json.loads(line)
+        writers.setdefault(model_text(record["narrative"]), set()).add(record["account_id"])
+    assert min(len(writers[t]) for t, _ in known) >= known_narratives.MIN_PAYERS
+    assert len(known) < len(writers)  # one-off memos are not shipped
+    served = FolderScorer(out, device="cpu", threads=1).text_logits([t for t, _ in known])
+    np.testing.assert_allclose([served[t] for t, _ in known], [x for _, x in known], atol=1e-3)
+    scoring, _ = load_scoring(Settings(model_path=out, model_process=False, torch_threads=1))
+    assert scoring.memory is not None
+    assert scoring.memory.stats()["preloaded"] == len(known)
+    assert scoring.memory.risk(known[0][0]) == known[0][1]
+    scoring.close()
+    # unread narratives always go to the language model; the band adds at most 20% of the traffic
+    cascade_figures = summary["cascade"]
+    assert 0 < cascade_figures["validation_share_unread"] < 1
+    assert (
+        cascade_figures["validation_share_to_language_model"]
+        <= cascade_figures["validation_share_unread"] + 0.2
+    )
     # `evaluate --cascade` runs the folder's own stage 1 and band, as the processor would.
     from fraudstream.model.evaluate_cli import evaluate
 

@@ -62,7 +62,8 @@ def admit(
     partition: int = 0,
     wall_now: float = WALL,
 ) -> Work | Rejected:
-    rec = InputRecord(TOPIC, partition, offset, 1_768_000_000_000, key, value)
+    # produced as it is read: no time in the topic
+    rec = InputRecord(TOPIC, partition, offset, round(wall_now * 1000), key, value)
     state = native_state() if state is None else state  # an empty state is falsy
     return adm.admit(rec, state, now=NOW, wall_now=wall_now)
 
@@ -95,14 +96,15 @@ def test_a_valid_record_becomes_work_with_its_deadline_and_timings() -> None:
     state = native_state()
     ticks: Iterator[float] = iter([10.0, 10.004, 10.0065])
     value = tx()
-    rec = InputRecord(TOPIC, 1, 41, 1_768_000_000_000, b"acc-0001", value)
+    # produced 10 ms before it was read: that wait in the topic counts against the budget
+    rec = InputRecord(TOPIC, 1, 41, round(WALL * 1000) - 10, b"acc-0001", value)
     out = adm.admit(rec, state, now=NOW, wall_now=WALL, clock=lambda: next(ticks))
     assert isinstance(out, Work), out
     assert out.source is rec
     assert out.record == transaction()
     assert out.read_at == 10.0  # the clock's first reading, not `now`
-    assert out.deadline == pytest.approx(10.025)  # read time + latency budget
-    assert out.timings == pytest.approx({"decode": 0.004, "state": 0.0025})
+    assert out.deadline == pytest.approx(10.015)  # produced + latency budget
+    assert out.timings == pytest.approx({"topic": 0.010, "decode": 0.004, "state": 0.0025})
     ev = out.event
     assert (ev.transaction_id, ev.timestamp, ev.amount) == ("tx-00000001", T0, 42.0)
     assert ev.entities == {"account": "acc-0001", "card": "4000000000000001", "merchant": "Tesco"}
@@ -116,7 +118,35 @@ def test_without_a_clock_the_deadline_counts_from_now() -> None:
     assert isinstance(out, Work)
     assert out.read_at == NOW
     assert out.deadline == pytest.approx(NOW + SETTINGS.latency_budget_ms / 1000.0)
-    assert out.timings == {"decode": 0.0, "state": 0.0}
+    assert out.timings == {"topic": 0.0, "decode": 0.0, "state": 0.0}
+
+
+@pytest.mark.parametrize(
+    ("timestamp_ms", "deadline_from_produced", "topic", "deadline"),
+    [
+        (round(WALL * 1000) - 30, True, 0.030, NOW + 0.020),  # waited 30 ms in the topic
+        (round(WALL * 1000) - 80, True, 0.080, NOW - 0.030),  # late before it was read
+        (round(WALL * 1000) + 5_000, True, 0.0, NOW + 0.050),  # producer's clock ahead: read time
+        (None, True, 0.0, NOW + 0.050),  # no timestamp: read time
+        (-1, True, 0.0, NOW + 0.050),  # "no timestamp" as old clients write it
+        (round(WALL * 1000) - 30, False, 0.030, NOW + 0.050),  # deadline_from: read
+    ],
+)
+def test_the_deadline_runs_from_the_kafka_timestamp_bounded_by_the_read_time(
+    timestamp_ms: int | None, deadline_from_produced: bool, topic: float, deadline: float
+) -> None:
+    adm = admission(latency_budget_s=0.050, deadline_from_produced=deadline_from_produced)
+    rec = InputRecord(TOPIC, 0, 0, timestamp_ms, b"acc-0001", tx())
+    out = adm.admit(rec, native_state(), now=NOW, wall_now=WALL)
+    assert isinstance(out, Work), out
+    assert out.timings["topic"] == pytest.approx(topic, abs=1e-6)
+    assert out.deadline == pytest.approx(deadline, abs=1e-6)
+
+
+def test_the_setting_names_where_the_deadline_starts() -> None:
+    assert SETTINGS.admission_rules(WORKER).deadline_from_produced
+    read = dataclasses.replace(SETTINGS, deadline_from="read")
+    assert not read.admission_rules(WORKER).deadline_from_produced
 
 
 def test_admitted_records_fold_into_their_partitions_state() -> None:

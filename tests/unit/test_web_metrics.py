@@ -162,7 +162,15 @@ def test_topics_feed_counts_and_backfill() -> None:
 
 def test_narrative_cache_counters_per_cache() -> None:
     m = ProcessorMetrics(scores_topic="scores")
-    memory = {"entries": 3, "capacity": 10, "hits": 7, "misses": 3, "evictions": 1, "hit_rate": 0.7}
+    memory = {
+        "entries": 3,
+        "capacity": 10,
+        "hits": 7,
+        "misses": 3,
+        "evictions": 1,
+        "preloaded": 2,
+        "hit_rate": 0.7,
+    }
     vectors = {
         "entries": 2,
         "capacity": 10,
@@ -180,6 +188,8 @@ def test_narrative_cache_counters_per_cache() -> None:
     assert evictions[("fraudstream_narrative_cache_evictions_total", (("cache", "memory"),))] == 1
     rate = values["fraudstream_narrative_cache_hit_rate"]
     assert rate[("fraudstream_narrative_cache_hit_rate", (("cache", "vectors"),))] == 0.5
+    preloaded = values["fraudstream_narrative_cache_preloaded"]
+    assert preloaded[("fraudstream_narrative_cache_preloaded", (("cache", "memory"),))] == 2
 
 
 def test_no_narrative_cache_no_samples() -> None:

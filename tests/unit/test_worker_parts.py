@@ -279,6 +279,31 @@ async def test_engine_finalises_stage_one_scores_and_batches_the_rest() -> None:
         t.cancel()
 
 
+async def test_a_record_that_waited_in_the_topic_past_its_budget_is_scored_late() -> None:
+    """The budget runs from the record's Kafka timestamp (`deadline_from: produced`): one that
+    waited a second in the topic is late on arrival, even where stage 1 scores it at once."""
+    scoring = FakeScoring(stage1_enabled=True, band=(0.5, 0.7))
+    worker, consumer, producer, _ = make_worker(scoring=scoring)
+    await assign(worker, 0)
+    consumer.add(0, tx(1), key=b"acc-0001", timestamp_ms=int(time.time() * 1000) - 1_000)
+    consumer.add(0, tx(2), key=b"acc-0001")
+    works = worker.intake.admit({tp: consumer.records[0] for tp in consumer.assignment()})
+    loops = [asyncio.create_task(worker.outbox.run())]
+    await worker.engine.route(works)
+    await settle(lambda: worker.ctx.tracker.in_flight() == 0)
+    scores = {
+        r["transaction_id"]: r
+        for r in (orjson.loads(s.value) for s in producer.sent if s.topic == "t-scores")
+    }
+    stale, fresh = scores["tx-00000001"], scores["tx-00000002"]
+    assert stale["stage"] == fresh["stage"] == "stage1"
+    assert "late" in stale["flags"] and stale["timings_ms"]["topic"] >= 1_000
+    assert "late" not in fresh["flags"] and fresh["timings_ms"]["topic"] < 1_000
+    assert worker.counters.late == 1
+    for t in loops:
+        t.cancel()
+
+
 async def test_a_poisonous_record_costs_only_itself_a_fallback_score() -> None:
     scoring = FakeScoring(fail_on="poison")
     worker, consumer, producer, _ = make_worker(scoring=scoring, max_batch_size=8)

@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@# --compile-bytecode: uv leaves .py files uncompiled, and where PYTHONDONTWRITEBYTECODE is set
 	@# every process would compile torch and transformers again (measured: 15 s -> 7 s to import
 	@# transformers' BertModel on two cores), which each processor and model process pays at start.
-	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --compile-bytecode -e '.[test,loadtest]'
+	VIRTUAL_ENV=$(VENV) $(BIN)/uv pip install -q --compile-bytecode -e '.[test,loadtest,rocksdb]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -228,6 +228,14 @@ class Settings:
     """Per input partition and role: the most recently used entities kept as objects; the others
     are packed into one bytes string each (`features/entity.py`), about five times smaller, and
     unpacked when they are used again. Features do not depend on it."""
+    state_backend: Literal["memory", "rocksdb"] = "memory"
+    """Where packed entities are kept: `memory`, or `rocksdb`, on local disk (needs
+    `pip install 'fraudstream[rocksdb]'`; `features/disk_tier.py`), for state larger than
+    memory: only the `state_hot_entities` stay in memory. Either way the changelog topic is the
+    state's source of truth, and the disk a cache of it, emptied at every start."""
+    state_dir: Path | None = None
+    """With `state_backend: rocksdb`, the folder under which each worker makes its database (a
+    fresh sub-folder, removed when it stops); empty: the system's temporary folder."""
     state_idle_expiry_s: float | None = None
     """Forget an entity idle (in event time) for this long, tombstoned in the changelog; None:
     the feature spec's horizon (its longest window, or delay plus window), past which an idle
@@ -324,6 +332,14 @@ class Settings:
                 f"state_hot_entities must be >= 1, got {self.state_hot_entities}; fix: "
                 f"{_env_name('state_hot_entities')}=100000"
             )
+        if self.state_backend == "rocksdb":
+            try:
+                import rocksdict  # noqa: F401
+            except ImportError:
+                raise ConfigError(
+                    "state_backend: rocksdb needs the rocksdict package; fix: pip install "
+                    f"'fraudstream[rocksdb]', or {_env_name('state_backend')}=memory"
+                ) from None
         if self.state_max_entities < 0:
             raise ConfigError(
                 f"state_max_entities must be >= 0 (0: no limit), got {self.state_max_entities}"

@@ -261,6 +261,7 @@ class FakeStateStore:
         self.flushes: list[list[int]] = []
         self.alerted: dict[int, list[tuple[str, bytes]]] = {}
         self.error: BaseException | None = None
+        self.released: set[int] = set()
 
     async def flush(self, states: Any, partitions: Iterable[int], producer: Any = None) -> None:
         if self.error is not None:
@@ -270,7 +271,11 @@ class FakeStateStore:
     async def restore(self, partition: int) -> Any:
         from fraudstream.features import FeatureState
 
+        self.released.discard(partition)
         return FeatureState(self.spec)
+
+    def release(self, partition: int) -> None:
+        self.released.add(partition)
 
 
 def transaction(**overrides: Any) -> dict[str, Any]:

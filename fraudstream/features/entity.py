@@ -13,7 +13,8 @@ tens of millions of cards.
 * **hot**: the `hot_capacity` most recently used, as objects, in least-recently-used order;
 * **packed**: the others, each as one `bytes`: its last activity time (8 bytes, so that
   `expire` and `evict` read it without unpacking) and its state as a positional JSON list (the
-  changelog's record without the field names).
+  changelog's record without the field names). In a dict, or on local disk with `state_backend:
+  rocksdb` (`features/disk_tier.py`): the same bytes either way.
 
 A packed entity is unpacked when an event or a label touches it again. Packing is exact: an
 entity packed and unpacked continues bit-for-bit like one that stayed an object, so features do
@@ -27,8 +28,8 @@ from __future__ import annotations
 import math
 import struct
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -265,6 +266,20 @@ def packed_json(data: bytes) -> bytes:
 DEFAULT_HOT_CAPACITY: Final = 100_000
 
 
+class PackedTier(Protocol):
+    """Where a table's packed entities are kept: a dict (memory), or a view on local disk
+    (`features/disk_tier.py`, `state_backend: rocksdb`)."""
+
+    def get(self, key: str, /) -> bytes | None: ...
+    def pop(self, key: str, default: None, /) -> bytes | None: ...
+    def __setitem__(self, key: str, value: bytes, /) -> None: ...
+    def __delitem__(self, key: str, /) -> None: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def items(self) -> Iterable[tuple[str, bytes]]: ...
+
+
 class EntityTable:
     """A role's entities by key: the recently used as objects, the rest packed (see above).
 
@@ -274,11 +289,13 @@ class EntityTable:
 
     __slots__ = ("capacity", "hot", "packed")
 
-    def __init__(self, capacity: int = DEFAULT_HOT_CAPACITY) -> None:
+    def __init__(
+        self, capacity: int = DEFAULT_HOT_CAPACITY, packed: PackedTier | None = None
+    ) -> None:
         self.capacity = max(1, capacity)
         self.hot: dict[str, _Entity] = {}
         """Least recently used first (a hit moves the entity to the end)."""
-        self.packed: dict[str, bytes] = {}
+        self.packed: PackedTier = dict[str, bytes]() if packed is None else packed
 
     def get(self, key: str) -> _Entity | None:
         hot = self.hot
@@ -313,16 +330,23 @@ class EntityTable:
     def __len__(self) -> int:
         return len(self.hot) + len(self.packed)
 
+    def _packed_items(self) -> Iterable[tuple[str, bytes]]:
+        # a dict is copied, so that the caller may delete as it goes; a disk tier's iterator
+        # reads a snapshot, and copying it would bring the whole tier into memory
+        packed = self.packed
+        return list(packed.items()) if isinstance(packed, dict) else packed.items()
+
     def __iter__(self) -> Iterator[str]:
         yield from list(self.hot)
-        yield from list(self.packed)
+        for k, _ in self._packed_items():
+            yield k
 
     def seen_items(self) -> Iterator[tuple[str, float]]:
         """(key, latest activity) of every entity, without unpacking any."""
         for k, e in list(self.hot.items()):
             yield k, e.seen
         unpack_seen = _SEEN.unpack_from
-        for k, data in list(self.packed.items()):
+        for k, data in self._packed_items():
             yield k, unpack_seen(data)[0]
 
     def dump(self, key: str) -> bytes | None:
@@ -349,8 +373,13 @@ class EntityTable:
         over = len(hot) - self.capacity
         if over <= 0:
             return
+        keys = list(_take(hot, over))
+        put_new = getattr(self.packed, "put_new", None)
+        if put_new is not None:  # a disk tier: one write batch (a hot entity is never packed)
+            put_new((key, pack(hot.pop(key))) for key in keys)
+            return
         packed = self.packed
-        for key in list(_take(hot, over)):
+        for key in keys:
             packed[key] = pack(hot.pop(key))
 
 

@@ -76,7 +76,7 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -85,6 +85,7 @@ from fraudstream.events import Event, LabelEvent
 from fraudstream.features.entity import (
     DEFAULT_HOT_CAPACITY,
     EntityTable,
+    PackedTier,
     StateFormatError,
     _Buckets,
     _Entity,
@@ -202,19 +203,22 @@ class FeatureState:
         track_dirty: bool = True,
         shared: FeatureState | None = None,
         hot_capacity: int = DEFAULT_HOT_CAPACITY,
+        packed_tier: Callable[[str], PackedTier] | None = None,
     ) -> None:
         """`track_dirty=False` skips the changelog bookkeeping (offline replays). `shared`: take
         the tables of `spec.label_roles()` from that state (by reference) instead of owning them;
         the stream's partitions share one labels-fed state this way. `process` only reads them.
         `hot_capacity`: entities per role kept as objects; the others are packed
-        (`features/entity.py`), which changes no feature."""
+        (`features/entity.py`), which changes no feature. `packed_tier`: where a role's packed
+        entities go (None: a dict; `features/disk_tier.py`: local disk)."""
         self.spec = spec
         self._track = track_dirty
         self.stream_time = -math.inf
         """The latest event time processed: "now" for `expire` in event time, so that a replay of
         last year's payments expires what last year's stream would have."""
         self._tables: dict[str, EntityTable] = {
-            role: EntityTable(hot_capacity) for role in spec.roles()
+            role: EntityTable(hot_capacity, None if packed_tier is None else packed_tier(role))
+            for role in spec.roles()
         }
         if shared is not None:
             for role in spec.label_roles():

@@ -103,6 +103,8 @@ class Rebalance(ConsumerRebalanceListener):
             if self.shadow is not None:
                 self.shadow.revoke((topic, p))
             ctx.states.pop(p, None)
+            if ctx.store is not None:
+                ctx.store.release(p)
             ctx.dedupe.pop(p, None)
             ctx.assigned.discard(p)
             txn = ctx.txns.pop(p, None)

@@ -20,6 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from fraudstream.config import Settings
 from fraudstream.features import FeatureSpec, FeatureState
+from fraudstream.features.disk_tier import DiskStore
+from fraudstream.features.entity import PackedTier
 from fraudstream.stream.clients import make_consumer
 from fraudstream.stream.topics import changelog_topic
 
@@ -77,6 +79,10 @@ class StateStore:
         self._reader: AIOKafkaConsumer | None = None
         self.restored_records = 0
         self.shared: FeatureState | None = None
+        self.disk: DiskStore | None = (
+            DiskStore(settings.state_dir) if settings.state_backend == "rocksdb" else None
+        )
+        """`state_backend: rocksdb`: the partitions' packed tiers on local disk."""
         self.alerted: dict[int, list[tuple[str, bytes | None]]] = {}
         """Per partition, the alert-dedupe markers read by the last `restore`, oldest first."""
 
@@ -93,17 +99,40 @@ class StateStore:
         if self._reader is not None:
             await self._reader.stop()
             self._reader = None
+        if self.disk is not None:
+            self.disk.close()
+            self.disk = None
 
-    def fresh(self) -> FeatureState:
+    def fresh(self, partition: int | None = None) -> FeatureState:
+        """An empty state for `partition` (its packed tier on disk with `state_backend:
+        rocksdb`, emptied first: what a previous ownership of the partition left is stale)."""
+        disk = self.disk
+        packed_tier = None
+        if disk is not None and partition is not None:
+            for role in self.spec.roles():
+                disk.drop(f"{partition}/{role}")
+
+            def packed_tier(role: str) -> PackedTier:
+                return disk.tier(f"{partition}/{role}")
+
         # `shared`: the labels feed's state, whose label-fed tables every partition reads
         return FeatureState(
-            self.spec, shared=self.shared, hot_capacity=self.settings.state_hot_entities
+            self.spec,
+            shared=self.shared,
+            hot_capacity=self.settings.state_hot_entities,
+            packed_tier=packed_tier,
         )
+
+    def release(self, partition: int) -> None:
+        """A revoked partition: its packed tier on disk goes (its state is in the changelog)."""
+        if self.disk is not None:
+            for role in self.spec.roles():
+                self.disk.drop(f"{partition}/{role}")
 
     async def restore(self, partition: int) -> FeatureState:
         """Rebuild one partition's state from its changelog."""
         assert self._reader is not None
-        state = self.fresh()
+        state = self.fresh(partition)
         tp = TopicPartition(self.topic, partition)
         reader = self._reader
         reader.assign([tp])

@@ -5,6 +5,7 @@ recently seen go the same way."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import orjson
 import pytest
@@ -32,7 +33,10 @@ def tx(i: int, account: str, hour: int) -> tuple[bytes, bytes]:
     return account.encode(), orjson.dumps(doc)
 
 
-async def restored_accounts(settings: Settings, spec: FeatureSpec, partitions: int) -> set[str]:
+async def restored_accounts(
+    settings: Settings, spec: FeatureSpec, partitions: int, packed: list[int] | None = None
+) -> set[str]:
+    """The accounts a new owner restores; `packed` gets how many of them it keeps packed."""
     producer = make_producer(settings.kafka)
     await producer.start()
     store = StateStore(settings, spec, producer, partitions=partitions)
@@ -42,6 +46,8 @@ async def restored_accounts(settings: Settings, spec: FeatureSpec, partitions: i
         for p in range(partitions):
             state = await store.restore(p)
             keys |= {k for role, k in state.entity_keys() if role == "account"}
+            if packed is not None:
+                packed.append(state.packed_count())
         return keys
     finally:
         await store.stop()
@@ -64,9 +70,12 @@ async def run_in_two_waves(
     return await asyncio.wait_for(run, 120)
 
 
+@pytest.mark.parametrize("backend", ["memory", "rocksdb"])
 async def test_a_new_owner_restores_only_the_live_entities(
-    kafka_broker: BrokerInfo, topic_prefix: str
+    kafka_broker: BrokerInfo, topic_prefix: str, backend: str, tmp_path: Path
 ) -> None:
+    """With `state_backend: rocksdb` and 4 entities in memory, nearly all of them live packed
+    on disk, and the worker's database folder is gone when it stops."""
     spec = FeatureSpec.native()
     settings = prefixed_settings(
         kafka_broker.bootstrap,
@@ -74,13 +83,20 @@ async def test_a_new_owner_restores_only_the_live_entities(
         partitions=1,
         state_idle_expiry_s=3600.0,
         state_maintenance_interval_s=0.2,
+        state_backend=backend,
+        state_hot_entities=4 if backend == "rocksdb" else 100_000,
+        state_dir=tmp_path / "state",
     )
     old = [tx(i, f"old-{i:03d}", 0) for i in range(40)]  # 00:xx, then idle
     new = [tx(100 + i, f"new-{i:03d}", 5) for i in range(40)]  # 05:xx: five hours later
     counters = await run_in_two_waves(settings, spec, old, new)
     assert counters.scored == 80
     assert counters.state_expired >= 40
-    assert await restored_accounts(settings, spec, 1) == {k.decode() for k, _ in new}
+    packed: list[int] = []
+    assert await restored_accounts(settings, spec, 1, packed) == {k.decode() for k, _ in new}
+    if backend == "rocksdb":
+        assert packed == [36]  # 40 restored, 4 as objects: the rest on disk
+        assert list((tmp_path / "state").iterdir()) == []  # removed at each stop
 
 
 async def test_over_the_entity_limit_the_least_recently_seen_are_forgotten(

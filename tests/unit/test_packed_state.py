@@ -1,15 +1,22 @@
 """Packed entities (`features/entity.py`) change no feature: a state that keeps almost every
-entity packed computes what one that keeps them all as objects computes, event for event, label
-for label, and dumps, expires and evicts the same."""
+entity packed, in memory or on local disk (`features/disk_tier.py`, `state_backend: rocksdb`),
+computes what one that keeps them all as objects computes, event for event, label for label, and
+dumps, expires and evicts the same."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fraudstream.events import Event
 from fraudstream.features import FeatureSpec, FeatureState
-from fraudstream.features.entity import EntityTable, _Entity, pack, unpack
+from fraudstream.features.disk_tier import DiskStore
+from fraudstream.features.entity import EntityTable, PackedTier, _Entity, pack, unpack
 
 DAY = 86_400.0
 
@@ -31,8 +38,17 @@ steps = st.lists(
 )
 
 
-def replay(spec: FeatureSpec, run: list[tuple], capacity: int | None) -> tuple[list, FeatureState]:
-    state = FeatureState(spec) if capacity is None else FeatureState(spec, hot_capacity=capacity)
+def replay(
+    spec: FeatureSpec,
+    run: list[tuple],
+    capacity: int | None,
+    packed_tier: Callable[[str], PackedTier] | None = None,
+) -> tuple[list, FeatureState]:
+    state = (
+        FeatureState(spec)
+        if capacity is None
+        else FeatureState(spec, hot_capacity=capacity, packed_tier=packed_tier)
+    )
     t = 1_700_000_000.0
     rows = []
     for i, (acc, card, term, gap, amount, merchant, device, label) in enumerate(run):
@@ -85,3 +101,60 @@ def test_packing_is_exact_and_the_table_reads_both_tiers() -> None:
     assert "a" in table.hot and len(table.hot) == 2
     del table["b"]
     assert "b" not in table and table.pop("zz") is None
+
+
+_NAMES = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DiskStore]:
+    disk = DiskStore(tmp_path_factory.mktemp("disk"))
+    yield disk
+    disk.close()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(run=steps, spec=st.sampled_from([FeatureSpec.native(), FeatureSpec.handbook()]))
+def test_a_state_packed_on_disk_computes_dumps_expires_and_evicts_the_same(
+    store: DiskStore, run: list[tuple], spec: FeatureSpec
+) -> None:
+    n = next(_NAMES)
+    rows, full = replay(spec, run, None)
+    rows_disk, on_disk = replay(spec, run, 1, lambda role: store.tier(f"{n}/{role}"))
+    assert rows_disk == rows
+    assert len(on_disk) == len(full) and on_disk.snapshot() == full.snapshot()
+    hot = sum(len(t.hot) for t in on_disk._tables.values())
+    assert on_disk.packed_count() == len(on_disk) - hot
+    # per role, the capacity (1) and the entity of the last event: the rest is on disk
+    assert hot <= 2 * len(spec.roles())
+    now = full.stream_time
+    assert on_disk.expire(now, DAY) == full.expire(now, DAY)
+    assert on_disk.snapshot() == full.snapshot()
+    assert on_disk.evict(3) == full.evict(3)
+    assert sorted(on_disk.entity_keys()) == sorted(full.entity_keys())
+
+
+def test_disk_tiers_are_apart_counted_dropped_and_the_folder_goes_with_the_store(
+    tmp_path: Path,
+) -> None:
+    store = DiskStore(tmp_path)
+    a, b = EntityTable(1, store.tier("0/account")), EntityTable(1, store.tier("0/accountx"))
+    for k in "abc":
+        a[k] = _Entity()
+        a.settle()
+    b["a"] = _Entity()
+    b["z"] = _Entity()
+    b.settle()
+    assert len(a.packed) == 2 and len(b.packed) == 1 and sorted(a) == ["a", "b", "c"]
+    assert sorted(b) == ["a", "z"]
+    assert a.get("a") is not None
+    a.settle()
+    assert len(a.packed) == 2 and "a" in a.hot  # "a" unpacked, "c" packed in its place
+    store.drop("0/account")
+    assert len(store.tier("0/account")) == 0 and list(store.tier("0/account").items()) == []
+    assert sorted(b) == ["a", "z"]  # a neighbour whose name starts the same is untouched
+    assert [p.name for p in tmp_path.iterdir()] == [store.path.name]
+    store.close()
+    assert list(tmp_path.iterdir()) == []

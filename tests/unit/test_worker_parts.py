@@ -330,7 +330,7 @@ async def test_a_poisonous_record_costs_only_itself_a_fallback_score() -> None:
 
 
 async def test_a_revoked_partition_finishes_its_work_commits_and_is_forgotten() -> None:
-    worker, consumer, _, _ = make_worker()
+    worker, consumer, _, store = make_worker()
     await assign(worker, 0, 1)
     for w in read(worker, consumer, tx(1), tx(2)):
         worker.verdicts.score(w, 0.01, "stage1", [])
@@ -338,4 +338,5 @@ async def test_a_revoked_partition_finishes_its_work_commits_and_is_forgotten() 
     await worker.rebalance.revoked({0})
     assert [{tp.partition: o for tp, o in c.items()} for c in consumer.commits] == [{0: 2}]
     assert worker.assigned_partitions == {1} and 0 not in worker.ctx.states
+    assert store.released == {0}  # its packed tier on disk, if any, goes too
     sender.cancel()

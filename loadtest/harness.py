@@ -48,6 +48,7 @@ import orjson
 from fraudstream.config import KafkaSettings
 from fraudstream.localkafka.topics import TopicSpec, delete_topics, ensure_topics
 from fraudstream.stream.clients import admin_kwargs
+from loadtest import cpu
 from loadtest.collector import Collector, LagSampler, StepTrack
 from loadtest.display import Display
 from loadtest.schedule import step_count
@@ -383,6 +384,8 @@ class Harness:
         self._step_ids = 0
         self._instance_ids = 0
         self.cursor = 0
+        self._broker_pid = cpu.broker_pid()
+        """The broker's JVM when it runs on this machine (its CPU is reported per step)."""
 
     async def __aenter__(self) -> Harness:
         (self.opts.out / "logs").mkdir(parents=True, exist_ok=True)
@@ -434,6 +437,7 @@ class Harness:
         offset = self.cursor
         self.cursor += count
         load_before = os.getloadavg()
+        cpu_before = self._cpu(inst)
         await self.gen.send(
             {
                 "cmd": "step",
@@ -501,6 +505,7 @@ class Harness:
             )
             await asyncio.sleep(MONITOR_EVERY_S)
         closed = time.time()
+        cpu_after = self._cpu(inst)
         if vr.model_version is None:
             vr.model_version = inst.collector.model_version
         result = self._result(
@@ -516,9 +521,20 @@ class Harness:
             load=(load_before, os.getloadavg()),
         )
         result.doc["instance"] = inst.topics.prefix
+        result.doc["cpu_us_per_record"] = cpu.per_record(cpu_before, cpu_after, sent)
         vr.steps.append(result.doc)
         self.display.done(self._summary_line(label, result.doc))
         return result
+
+    def _cpu(self, inst: Instance) -> dict[str, float]:
+        """CPU seconds so far of the processes that share the machine (`loadtest/cpu.py`)."""
+        roots = {
+            "processor": inst.proc.pid if inst.proc is not None else None,
+            "generator": self.gen.proc.pid if self.gen.proc is not None else None,
+            "harness": os.getpid(),
+            "broker": self._broker_pid,
+        }
+        return cpu.sample(roots, {"processor": "model"})
 
     def _line(
         self,
@@ -560,6 +576,12 @@ class Harness:
             f"{label}: {verdict}  {doc['throughput_per_s']:.0f}/s scored  "
             f"p50 {fmt(lat['p50'])} p99 {fmt(lat['p99'])} p99.9 {fmt(lat['p99.9'])} "
             f"max {fmt(lat['max'])} ms  missing {doc['missing']}  ({doc['reason']})"
+            + (
+                "\n    CPU per record: "
+                + ", ".join(f"{k} {v:,.0f} us" for k, v in doc["cpu_us_per_record"].items())
+                if doc.get("cpu_us_per_record")
+                else ""
+            )
         )
 
     def _result(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -112,3 +113,29 @@ def test_display_without_a_terminal_prints_status_lines_now_and_then() -> None:
     quiet = io.StringIO()
     Display(quiet, quiet=True).done("x")
     assert quiet.getvalue() == ""
+
+
+def test_cpu_per_record_counts_a_process_and_its_descendants_apart() -> None:
+    import os
+    import subprocess
+
+    from loadtest import cpu
+
+    spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+    child = subprocess.Popen([sys.executable, "-c", spin + "time.sleep(5)"])
+    try:
+        roots = {"me": os.getpid(), "gone": 2**22 + 12345}
+        before = cpu.sample(roots, {"me": "children"})
+        assert set(before) == {"me", "children"}  # a process that is not there is left out
+        deadline = time.monotonic() + 10
+        while cpu.sample(roots, {"me": "children"})["children"] - before["children"] < 0.25:
+            assert time.monotonic() < deadline, "the child's CPU time was not seen"
+            time.sleep(0.05)
+        after = cpu.sample(roots, {"me": "children"})
+    finally:
+        child.kill()
+        child.wait()
+    figures = cpu.per_record(before, after, 1000)
+    assert figures["children"] >= 250  # 0.25 s over 1,000 records, in microseconds
+    assert 0 <= figures["me"] < figures["children"]  # this process mostly slept
+    assert cpu.per_record(before, after, 0) == {}

@@ -191,6 +191,11 @@ class Settings:
     model_process: bool = True
     """Run the language model in a child process, so that its forward passes and the event
     loop do not wait for each other's GIL (see runtime/model_process.py)."""
+    model_server: str | None = None
+    """The address of a model server shared by the workers of `run --workers N`
+    (`runtime/model_server.py`); set by the supervisor for its workers, empty otherwise."""
+    model_server_key: Secret | None = None
+    """The key of `model_server` (hex), set by the supervisor with it."""
     latency_budget_ms: float = 50.0
     deadline_from: Literal["produced", "read"] = "produced"
     """Where a transaction's latency budget starts: `produced`, its Kafka record timestamp (so

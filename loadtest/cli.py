@@ -101,6 +101,13 @@ def broker_for(start: bool, bootstrap: str | None) -> Iterator[str | None]:
     default=None,
     help="--latency-budget-ms of the processes under test [default: --budget-ms].",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="`fraudstream run --workers N` for the variants that run the processor (a and c).",
+)
 @click.option("--warmup", "warmup_s", type=float, default=3.0, show_default=True)
 @click.option("--warmup-rate", type=float, default=None, help="[default: min(500, first rate)]")
 @click.option(
@@ -205,6 +212,7 @@ def loadtest(**kw: Any) -> None:
             faust_take=kw["faust_take"],
             faust_within_ms=kw["faust_within_ms"],
             cascade_band=kw["cascade_band"],
+            workers=kw["workers"],
         )
         report = asyncio.run(_run(mode, names, kw, settings, launch, out, display))
     from loadtest.report import compact, plot, write_json
@@ -348,6 +356,7 @@ async def _run(
                 else launch.model or "default model"
             ),
             "max_batch_size": launch.max_batch_size,
+            "workers": launch.workers,
             "cascade_band": launch.cascade_band or "the model's",
             "faust": {"take": launch.faust_take, "within_ms": launch.faust_within_ms},
             "data": {"generator": "fraudstream.synth", "seed": opts.seed, "pool": opts.pool_size},

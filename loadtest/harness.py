@@ -534,7 +534,9 @@ class Harness:
             "harness": os.getpid(),
             "broker": self._broker_pid,
         }
-        return cpu.sample(roots, {"processor": "model"})
+        # one worker's child is its model process; with --workers, the workers and the server
+        children = "model" if self.opts.launch.workers <= 1 else "workers and model server"
+        return cpu.sample(roots, {"processor": children})
 
     def _line(
         self,

@@ -91,8 +91,8 @@ class Launch:
     budget_ms: float = 50.0
     processor_budget_ms: float | None = None
     """The `--latency-budget-ms` given to the processes under test (default: `budget_ms`); the
-    processor counts it from the moment it reads a record, so the Kafka hops before and after
-    are not in it."""
+    processor counts it from the record's Kafka timestamp (`deadline_from: produced`), so the
+    time in the input topic is in it and the hop to the collector is not."""
     model: str | None = None
     max_batch_size: int | None = None
     fake: FakeCost | None = None
@@ -101,6 +101,9 @@ class Launch:
     cascade_band: str | None = None
     """`low,high`: stage-1 scores in [low, high) go to the language model (`0,1`: all of them);
     None: the model's own band."""
+    workers: int = 1
+    """`fraudstream run --workers N` (variants a and c): N members of the group, one model
+    server."""
 
     def env(self) -> dict[str, str]:
         """Settings the processes under test take from the environment."""
@@ -169,4 +172,6 @@ def command(variant: Variant, topics: Topics, launch: Launch, datadir: Path) -> 
         common += ["--max-batch-size", str(batch)]
     if launch.fake is not None:
         return [sys.executable, "-m", "loadtest.serve", "processor", *common, *fake]
+    if launch.workers > 1:
+        common += ["--workers", str(launch.workers)]
     return [*fraudstream_command(), "run", *common]

@@ -218,9 +218,19 @@ def load_language_model(
     device: str,
     threads: int | None,
     narrative_cache: int,
+    server: tuple[str, bytes] | None = None,
 ) -> LanguageModel:
-    """The language model of the folder at `path`, loaded here (`in_process`) or in a child
-    process; a folder that cannot be trusted or loaded is a `ConfigError` naming the file."""
+    """The language model of the folder at `path`, loaded here (`in_process`), in a child
+    process, or served by the model server at `server` (address, key: `run --workers`,
+    `runtime/model_server.py`); a folder that cannot be trusted or loaded is a `ConfigError`
+    naming the file."""
+    if server is not None:
+        from fraudstream.runtime.model_server import ModelServerClient
+
+        try:
+            return RemoteLM(ModelServerClient(server[0], server[1], path=Path(path)))
+        except ModelProcessError as exc:
+            raise ConfigError(f"model_server: {exc}") from None
     if in_process:
         from fraudstream.model.folder import ModelFolderError, load_model
 

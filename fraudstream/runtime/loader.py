@@ -382,12 +382,17 @@ def load_scoring(settings: Settings, *, echo: Any = None) -> tuple[ModelScoring,
     `model_process` its language model runs in a child process and this one never loads torch."""
     path = Path(settings.model_path or ensure_default_model(echo=echo))
     cache = settings.narrative_cache_size
+    server = None
+    if settings.model_server:
+        key = settings.model_server_key
+        server = (settings.model_server, bytes.fromhex(key.reveal() if key else ""))
     lm = load_language_model(
         path,
         in_process=not settings.model_process,
         device=settings.device,
         threads=inference_threads(settings),
         narrative_cache=cache,
+        server=server,
     )
     info = lm.info
     spec: FeatureSpec = info.spec

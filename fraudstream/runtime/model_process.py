@@ -73,10 +73,8 @@ class RemoteBatch:
         return len(self.rows)
 
 
-def _serve(
-    conn: Connection, path: str, device: str, threads: int | None, narrative_cache: int
-) -> None:
-    """The child's loop: load the model, then answer requests until the pipe closes."""
+def _load(path: str, device: str, threads: int | None, narrative_cache: int) -> tuple[Any, Any]:
+    """(model, the "ready" message), or (None, the "error" message) when it cannot load."""
     folder_error = None
     try:
         from fraudstream.model.folder import ModelFolderError, load_model
@@ -89,11 +87,50 @@ def _serve(
         except ModelFolderError as exc:
             folder_error = str(exc)
             raise
-        info = ModelInfo.of(model)
+        return model, ("ready", ModelInfo.of(model), None)
     except BaseException as exc:  # the parent needs the reason, whatever it is
-        conn.send(("error", f"{type(exc).__name__}: {exc}", folder_error))
+        return None, ("error", f"{type(exc).__name__}: {exc}", folder_error)
+
+
+def answer(model: Any, op: str, batch: RemoteBatch, arg: Any) -> tuple[str, Any]:
+    """One request of the protocol above: ("ok", result) or ("error", message)."""
+    try:
+        if op == "score":  # arg: the alert threshold
+            prepared = model.prepare(batch.rows, batch.token_ids)
+            probs, reasons, logits = model.predict_explain(prepared, float(arg))
+            cache = model.narrative_cache
+            # the text-vector cache's counters ride along: no extra round trip for /metrics
+            result: Any = (
+                np.asarray(probs, dtype=np.float64),
+                reasons,
+                logits,
+                None if cache is None else cache.stats(),
+            )
+        elif op == "predict":
+            prepared = model.prepare(batch.rows, batch.token_ids)
+            result = np.asarray(model.predict(prepared), dtype=np.float64)
+        elif op == "explain":  # arg: the rows to explain
+            # only the rows to explain, padded among themselves (attention masks make the
+            # result the same as in the full batch)
+            rows = [batch.rows[i] for i in arg]
+            ids = None if batch.token_ids is None else [batch.token_ids[i] for i in arg]
+            prepared = model.prepare(rows, ids)
+            result = model.explain(prepared, range(len(rows)))
+        else:
+            raise ValueError(f"unknown request {op!r}")
+    except Exception as exc:
+        return "error", f"{type(exc).__name__}: {exc}"
+    return "ok", result
+
+
+def _serve(
+    conn: Connection, path: str, device: str, threads: int | None, narrative_cache: int
+) -> None:
+    """The child's loop: load the model, then answer requests until the pipe closes."""
+    model, ready = _load(path, device, threads, narrative_cache)
+    conn.send(ready)
+    if model is None:
         return
-    conn.send(("ready", info, None))
     while True:
         try:
             op, batch, arg = conn.recv()
@@ -101,39 +138,15 @@ def _serve(
             return
         if op == "close":
             return
-        try:
-            if op == "score":  # arg: the alert threshold
-                prepared = model.prepare(batch.rows, batch.token_ids)
-                probs, reasons, logits = model.predict_explain(prepared, float(arg))
-                cache = model.narrative_cache
-                # the text-vector cache's counters ride along: no extra round trip for /metrics
-                result: Any = (
-                    np.asarray(probs, dtype=np.float64),
-                    reasons,
-                    logits,
-                    None if cache is None else cache.stats(),
-                )
-            elif op == "predict":
-                prepared = model.prepare(batch.rows, batch.token_ids)
-                result = np.asarray(model.predict(prepared), dtype=np.float64)
-            elif op == "explain":  # arg: the rows to explain
-                # only the rows to explain, padded among themselves (attention masks make the
-                # result the same as in the full batch)
-                rows = [batch.rows[i] for i in arg]
-                ids = None if batch.token_ids is None else [batch.token_ids[i] for i in arg]
-                prepared = model.prepare(rows, ids)
-                result = model.explain(prepared, range(len(rows)))
-            else:
-                raise ValueError(f"unknown request {op!r}")
-        except Exception as exc:
-            conn.send(("error", f"{type(exc).__name__}: {exc}"))
-        else:
-            conn.send(("ok", result))
+        conn.send(answer(model, op, batch, arg))
 
 
 class ModelProcess:
     """A model folder loaded in a child process (spawned: no forked torch threads), started
     again when it dies."""
+
+    _finalizer: Any
+    """Hangs up and reaps what `_start` started (a `weakref.finalize`)."""
 
     def __init__(
         self, path: Path, *, device: str, threads: int | None, narrative_cache: int = 0
@@ -146,6 +159,13 @@ class ModelProcess:
         self._recent: list[float] = []  # when the restarts of the last minute happened
         self._not_before = 0.0
         self._start()
+
+    def _alive(self) -> bool:
+        return bool(self._proc.is_alive())
+
+    def _gone(self) -> str:
+        """Why the model cannot be reached, in words."""
+        return f"the model process is gone (exit code {self._proc.exitcode})"
 
     def _start(self) -> None:
         ctx = mp.get_context("spawn")
@@ -179,6 +199,11 @@ class ModelProcess:
         except BaseException:
             self.close()
             raise
+        self._ready(status, value, folder_error)
+
+    def _ready(self, status: str, value: Any, folder_error: str | None) -> None:
+        """Check the "ready" message of a model (re)started or reached."""
+        path = self._args[0]
         if status != "ready":
             self.close()
             raise ModelProcessError(
@@ -225,21 +250,23 @@ class ModelProcess:
     def _call(self, op: str, batch: RemoteBatch, arg: Any = None) -> Any:
         with self._lock:
             for attempt in range(2):
-                if not self._proc.is_alive():
-                    self._restart(f"the model process is gone (exit code {self._proc.exitcode})")
+                if not self._alive():
+                    self._restart(self._gone())
                 try:
                     self._conn.send((op, batch, arg))
                     status, value = self._conn.recv()
                     break
                 except (EOFError, OSError) as exc:
-                    self._proc.join(timeout=5)
+                    self._lost()
                     if attempt == 1:
-                        raise ModelProcessError(
-                            f"the model process is gone (exit code {self._proc.exitcode})"
-                        ) from exc
+                        raise ModelProcessError(self._gone()) from exc
         if status != "ok":
             raise ModelProcessError(value)
         return value
+
+    def _lost(self) -> None:
+        """The pipe broke mid-request: wait for the child to be reaped."""
+        self._proc.join(timeout=5)
 
     def predict(self, batch: RemoteBatch) -> np.ndarray:
         if len(batch) == 0:

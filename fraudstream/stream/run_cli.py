@@ -90,13 +90,31 @@ def settings_from_flags(config_file: str | None, bootstrap: str | None, **flags:
     metavar="SECONDS",
     help="Stop by itself once the input has been idle this long (for scripts and tests).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes of the consumer group on this machine, sharing one model server "
+    "(one per core; see stream/workers.py).",
+)
 @friendly_errors
 def run(
-    config_file: str | None, bootstrap: str | None, exit_when_idle: float | None, **flags: Any
+    config_file: str | None,
+    bootstrap: str | None,
+    exit_when_idle: float | None,
+    workers: int,
+    **flags: Any,
 ) -> None:
     """Run the processor: consume transactions, publish scores, alerts and dead letters."""
     settings = settings_from_flags(config_file, bootstrap, **flags)
     setup_logging(settings)
+    if workers > 1:
+        from fraudstream.stream.workers import run_workers
+
+        # the workers get this command's own options (sys.argv after `run`)
+        argv = sys.argv[sys.argv.index("run") + 1 :] if "run" in sys.argv else []
+        sys.exit(run_workers(settings, workers, argv))
     from fraudstream.stream.app import run_processor
     from fraudstream.stream.worker import WorkerFailed
 

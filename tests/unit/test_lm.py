@@ -163,3 +163,39 @@ def test_a_child_started_again_on_a_changed_folder_is_refused(
         assert process.restarts == 1 and process.version == old
     finally:
         process.close()
+
+
+@pytest.mark.slow
+def test_workers_share_one_model_server_that_can_go_and_come_back(folder: Path) -> None:
+    """`run --workers`: two clients of one server (`runtime/model_server.py`) get the child's
+    answers; with the server gone a request fails (the worker falls back) and, once it is
+    started again, the next one reconnects."""
+    from fraudstream.runtime.model_process import RemoteBatch
+    from fraudstream.runtime.model_server import ModelServer, ModelServerClient
+
+    server = ModelServer(folder, device="cpu", threads=1, narrative_cache=100)
+    try:
+        a = ModelServerClient(server.address, server.authkey, path=folder)
+        b = ModelServerClient(server.address, server.authkey, path=folder)
+        assert a.version == b.version == server.version
+        plain = load_model(folder, device="cpu")
+        rows = rows_of(toy_events(20, seed=5))
+        ids = plain.tokenize([r.narrative for r in rows])
+        want = plain.predict(plain.prepare(rows, ids))
+        batch = RemoteBatch(rows, ids)
+        for client in (a, b):
+            np.testing.assert_allclose(client.predict(batch), want, rtol=1e-5, atol=1e-6)
+        with pytest.raises(ModelProcessError):
+            ModelServerClient(server.address, b"not the key", path=folder)
+        server.stop()
+        with pytest.raises(ModelProcessError, match="cannot be reached"):
+            a.predict(batch)
+        server.start()
+        np.testing.assert_allclose(a.predict(batch), want, rtol=1e-5, atol=1e-6)
+        assert a.restarts == 2  # attempts to reach it again: one while it was down, one after
+        np.testing.assert_allclose(b.predict(batch), want, rtol=1e-5, atol=1e-6)
+        a.close()
+        b.close()
+    finally:
+        server.close()
+    assert not Path(server.address).parent.exists()

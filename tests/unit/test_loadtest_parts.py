@@ -65,8 +65,12 @@ def test_commands_per_variant(tmp_path: Path) -> None:
     assert a[a.index("--max-batch-size") + 1] == "64" and a[a.index("--model") + 1] == "/models/x"
     assert a[a.index("--input-topic") + 1] == "lt1-a1-tx"
     assert a[a.index("--latency-budget-ms") + 1] == "50"
+    assert "--workers" not in a
     c = command(VARIANTS["one-at-a-time"], topics, real, tmp_path)
     assert c[c.index("--max-batch-size") + 1] == "1"
+    two = command(VARIANTS["scheduler"], topics, launch(workers=2), tmp_path)
+    assert two[two.index("--workers") + 1] == "2"
+    assert "--workers" not in command(VARIANTS["faust"], topics, launch(workers=2), tmp_path)
     b = command(VARIANTS["faust"], topics, real, tmp_path)
     assert b[:3] == [sys.executable, "-m", "loadtest.faust_variant"]
     assert b[b.index("--within-ms") + 1] == "10" and b[b.index("--datadir") + 1] == str(tmp_path)

@@ -340,3 +340,18 @@ async def test_a_revoked_partition_finishes_its_work_commits_and_is_forgotten() 
     assert worker.assigned_partitions == {1} and 0 not in worker.ctx.states
     assert store.released == {0}  # its packed tier on disk, if any, goes too
     sender.cancel()
+
+
+def test_workers_get_the_supervisors_options_without_workers_and_a_port_each() -> None:
+    from fraudstream.stream.workers import worker_argv
+
+    argv = ["--workers", "3", "--bootstrap", "b:9092", "--web-port=8080", "--exit-when-idle", "5"]
+    assert worker_argv(argv, 0, None)[-5:] == [
+        "run",
+        "--bootstrap",
+        "b:9092",
+        "--exit-when-idle",
+        "5",
+    ]
+    second = worker_argv(["--workers=2", "--web-port", "8080"], 1, 8080)
+    assert second[-3:] == ["run", "--web-port", "8081"]

@@ -3,6 +3,7 @@
 - :mod:`.clock`: ``Clock`` protocol, ``MonotonicClock``, ``FakeClock``.
 - :mod:`.latency_model`: online, conservative model of batch service time.
 - :mod:`.scheduler`: deadline-aware micro-batcher (``poll`` says dispatch, wait or idle).
+  :mod:`.decisions` holds its inputs and outputs, :mod:`.buckets` its length buckets.
 - :mod:`.offsets`: which input offsets are committable (outputs all acknowledged).
 """
 

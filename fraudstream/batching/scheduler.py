@@ -49,17 +49,31 @@ Invariants, each with a test:
 
 The scheduler holds no clock and never sleeps; it never drops: the caller reads ``len()`` and
 :attr:`Scheduler.tokens_queued` to pause its input (backpressure).
+
+Layout: :mod:`.decisions` holds what goes in and out (``Item``; ``Dispatch``, ``Wait``, ``Idle``;
+``CostModel``, ``SchedulerStats``; all re-exported here), :mod:`.buckets` the buckets' bookkeeping
+(head batches, plan rows) and the backward pass.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from itertools import islice, pairwise
-from typing import Generic, Literal, Protocol, TypeVar
+from itertools import pairwise
+from typing import Generic, TypeVar
+
+from fraudstream.batching.buckets import Bucket, Row, head_prefix_lens, latest_start, rebuild_head
+from fraudstream.batching.decisions import (
+    IDLE,
+    CostModel,
+    Dispatch,
+    DispatchReason,
+    Idle,
+    Item,
+    SchedulerStats,
+    Wait,
+)
 
 __all__ = [
     "IDLE",
@@ -75,108 +89,9 @@ __all__ = [
 
 T = TypeVar("T")
 
-DispatchReason = Literal["size", "tokens", "deadline", "late", "flush", "idle"]
-
 # Float slack for "meets its deadline" comparisons: T[0] + est + margin can differ from the deadline
 # by a rounding error when the caller wakes exactly at Wait.until.
 _EPS = 1e-9
-
-
-class CostModel(Protocol):
-    """What the scheduler needs of a latency model (``LatencyModel`` is one)."""
-
-    def estimate(self, size: int, padded_len: int) -> float: ...
-
-    def observe(self, size: int, padded_len: int, seconds: float) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Item(Generic[T]):
-    """One unit of work. ``deadline`` = time read + latency budget, on the caller's clock."""
-
-    payload: T
-    deadline: float
-    tokens: int
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch(Generic[T]):
-    """Run ``batch`` now, padded to ``padded_len`` tokens."""
-
-    batch: list[Item[T]]
-    padded_len: int
-    reason: DispatchReason
-    start: float
-    """When the batch is planned to start: ``max(now, free_at)``."""
-    estimate: float
-    """The model's conservative run time; ``start + estimate`` is the next ``free_at``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Wait:
-    """Nothing to run yet: poll again at ``until`` (or sooner, when an item arrives)."""
-
-    until: float
-
-
-@dataclass(frozen=True, slots=True)
-class Idle:
-    """Nothing is queued."""
-
-
-IDLE = Idle()
-
-
-@dataclass(slots=True)
-class SchedulerStats:
-    """Counters since construction."""
-
-    batches: int = 0
-    items: int = 0
-    late: int = 0
-    """Items dispatched although predicted to finish after their deadline."""
-    reasons: Counter[str] = field(default_factory=Counter)
-    real_tokens: int = 0
-    padded_tokens: int = 0
-    fill_sum: float = 0.0
-    """Sum over batches of how full each was against its binding limit (size or tokens)."""
-
-    @property
-    def fill_ratio(self) -> float:
-        """Mean fill of a batch against its binding limit, in [0, 1]."""
-        return self.fill_sum / self.batches if self.batches else 0.0
-
-    @property
-    def padding_efficiency(self) -> float:
-        """Real tokens / padded tokens: 1.0 means no compute spent on padding."""
-        return self.real_tokens / self.padded_tokens if self.padded_tokens else 1.0
-
-    @property
-    def mean_batch_size(self) -> float:
-        return self.items / self.batches if self.batches else 0.0
-
-
-# A queued item: (deadline, arrival sequence number, item). Tuples sort by deadline, then arrival.
-_Entry = tuple[float, int, Item[T]]
-# A plan row, one batch-to-be: (earliest deadline, its arrival number, estimate, size, padded
-# length, ((bucket index, items taken from its front), ...)). Rows sort by deadline, then arrival.
-_Row = tuple[float, int, float, int, int, tuple[tuple[int, int], ...]]
-
-
-class _Bucket(Generic[T]):
-    __slots__ = ("closed", "entries", "head_len", "head_n", "row", "row_epoch")
-
-    def __init__(self) -> None:
-        self.entries: deque[_Entry[T]] = deque()
-        self.head_n = 0
-        """Length of the head batch (a prefix of ``entries``)."""
-        self.head_len = 0
-        """Max tokens in the head batch: its padded length."""
-        self.closed = False
-        """The entry after the head batch exists and does not fit in it."""
-        self.row: _Row | None = None
-        """The head batch's plan row, cached until the head or the model changes."""
-        self.row_epoch = -1
 
 
 class Scheduler(Generic[T]):
@@ -209,7 +124,7 @@ class Scheduler(Generic[T]):
         # service time; at high load the engine is never idle and batches grow by themselves.
         # None turns it off (pure deadline-driven batching).
         self._idle_lead = idle_lead
-        self._buckets: list[_Bucket[T]] = [_Bucket() for _ in range(len(edges) + 1)]
+        self._buckets: list[Bucket[T]] = [Bucket() for _ in range(len(edges) + 1)]
         self._seq = 0
         self._count = 0
         self._tokens = 0
@@ -263,17 +178,7 @@ class Scheduler(Generic[T]):
             while i > 0 and entries[i - 1][0] > deadline:
                 i -= 1
             entries.insert(i, entry)
-            self._rebuild_head(bucket)
-
-    def _rebuild_head(self, bucket: _Bucket[T]) -> None:
-        n, padded, closed = 0, 0, False
-        for _, _, item in bucket.entries:
-            p = padded if padded >= item.tokens else item.tokens
-            if n and (n >= self._max_size or (n + 1) * p > self._budget):
-                closed = True
-                break
-            n, padded = n + 1, p
-        bucket.head_n, bucket.head_len, bucket.closed, bucket.row = n, padded, closed, None
+            rebuild_head(bucket, self._max_size, self._budget)
 
     # -- decisions -------------------------------------------------------------------------------
 
@@ -288,11 +193,12 @@ class Scheduler(Generic[T]):
             return IDLE
         start = now if free_at is None or free_at <= now else free_at
         plan, split = self._plan()
-        t0 = self._latest_start(plan)
+        margin = self._margin
+        t0 = latest_start(plan, margin)
         if split is not None:
             # Merges depend on what is queued; one that an arrival undoes must not leave the split
             # batches too late, so wait no longer than the plan without merges would.
-            t0 = min(t0, self._latest_start(split))
+            t0 = min(t0, latest_start(split, margin))
         lead = self._idle_lead
         idle = lead is not None and (free_at is None or free_at <= now + lead)
         if flush or idle or start >= t0:
@@ -305,7 +211,7 @@ class Scheduler(Generic[T]):
             return Wait(until=free_at - lead)  # the engine goes idle first: prepare a batch then
         return Wait(until=t0)
 
-    def _plan(self) -> tuple[list[_Row], list[_Row] | None]:
+    def _plan(self) -> tuple[list[Row], list[Row] | None]:
         """One row per batch-to-be, most urgent first; and, if any rows merge buckets, the rows
         without merges (one per bucket).
 
@@ -315,10 +221,10 @@ class Scheduler(Generic[T]):
         """
         estimate = self._model.estimate
         max_size, budget, epoch = self._max_size, self._budget, self._epoch
-        plan: list[_Row] = []
-        split: list[_Row] = []
+        plan: list[Row] = []
+        split: list[Row] = []
         merged = False
-        group: _Row | None = None
+        group: Row | None = None
         group_whole = False
         for index, bucket in enumerate(self._buckets):
             entries = bucket.entries
@@ -357,17 +263,7 @@ class Scheduler(Generic[T]):
         split.sort()
         return plan, split
 
-    def _latest_start(self, plan: Sequence[_Row]) -> float:
-        """Backward pass: the latest start of the first row that keeps every row on time."""
-        margin = self._margin
-        latest = math.inf
-        for i in range(len(plan) - 1, -1, -1):
-            deadline, _, est = plan[i][:3]
-            own = deadline - est - margin
-            latest = own if own < latest - est else latest - est
-        return latest
-
-    def _full_reason(self, row: _Row) -> DispatchReason | None:
+    def _full_reason(self, row: Row) -> DispatchReason | None:
         """Why nothing could join this batch any more, or None if something could."""
         n, padded, parts = row[3], row[4], row[5]
         if n >= self._max_size:
@@ -380,8 +276,8 @@ class Scheduler(Generic[T]):
 
     def _dispatch_urgent(
         self,
-        plan: list[_Row],
-        split: list[_Row] | None,
+        plan: list[Row],
+        split: list[Row] | None,
         start: float,
         *,
         flush: bool,
@@ -394,10 +290,10 @@ class Scheduler(Generic[T]):
             "flush" if flush else (self._full_reason(row) or ("idle" if idle else "deadline"))
         )
         taken = {index for index, _ in parts}
-        rest_start = self._latest_start(plan[1:])
+        rest_start = latest_start(plan[1:], margin)
         if split is not None:
             rest_start = min(
-                rest_start, self._latest_start([r for r in split if r[5][0][0] not in taken])
+                rest_start, latest_start([r for r in split if r[5][0][0] not in taken], margin)
             )
         if start + est + margin <= deadline + _EPS and start + est <= rest_start + _EPS:
             return self._dispatch(parts, padded, start, reason)
@@ -409,14 +305,11 @@ class Scheduler(Generic[T]):
         bucket = self._buckets[index]
         others = [r for r in (split if split is not None else plan) if r[5][0][0] != index]
         head_n, head_len = bucket.head_n, bucket.head_len
-        prefix_len = [0] * (head_n + 1)  # prefix_len[k]: padded length of the first k items
-        for k, (_, _, item) in enumerate(islice(bucket.entries, head_n), start=1):
-            prev = prefix_len[k - 1]
-            prefix_len[k] = prev if prev >= item.tokens else item.tokens
+        prefix_len = head_prefix_lens(bucket)  # prefix_len[k]: padded length of the first k items
         estimate = self._model.estimate
         # Adding the cut-off items to the rest only makes it tighter: if even one item run now
         # leaves the rest late, no prefix keeps every deadline; skip straight to its own.
-        chain_possible = start + estimate(1, prefix_len[1]) <= self._latest_start(others) + _EPS
+        chain_possible = start + estimate(1, prefix_len[1]) <= latest_start(others, margin) + _EPS
         k_own = 0
         for k in range(head_n, 0, -1):
             est_k = estimate(k, prefix_len[k])
@@ -428,9 +321,9 @@ class Scheduler(Generic[T]):
             rest = others
             if k < head_n:
                 cut_deadline, cut_seq, _ = bucket.entries[k]
-                cut: _Row = (cut_deadline, cut_seq, estimate(head_n - k, head_len), 0, 0, ())
+                cut: Row = (cut_deadline, cut_seq, estimate(head_n - k, head_len), 0, 0, ())
                 rest = sorted([*others, cut])
-            if start + est_k <= self._latest_start(rest) + _EPS:
+            if start + est_k <= latest_start(rest, margin) + _EPS:
                 k_own = k
                 break
         if k_own:
@@ -452,7 +345,7 @@ class Scheduler(Generic[T]):
             bucket = self._buckets[index]
             popleft = bucket.entries.popleft
             batch.extend([popleft()[2] for _ in range(count)])
-            self._rebuild_head(bucket)
+            rebuild_head(bucket, self._max_size, self._budget)
         size = len(batch)
         est = self._model.estimate(size, padded)
         finish = start + est + self._margin

@@ -69,132 +69,50 @@ Serialisation (changelog topics): `dirty()` lists the (role, key) pairs changed 
 `clear_dirty()`; `dump(role, key)` is the entity's state as orjson bytes, or None when it was
 expired (write a tombstone); `load(role, key, data)` restores it. Dumping and loading is exact:
 a state rebuilt from dumps continues bit-for-bit like the uninterrupted one.
+
+Layout
+------
+This module holds `FeatureState` itself: its construction and the per-event hot path
+(`process`, `compute`), kept in one function so that an event costs no call per feature. The
+rest lives in role-named modules, with no extra call layer on any path:
+- `features/rows.py`: `FeatureRow`, what `process` returns (re-exported here);
+- `features/velocity.py`: `_VelocityPlan`, a velocity block compiled for `compute`, and its
+  `fold` (an event into an entity's velocity state), with `_count_distinct`;
+- `features/label_fold.py`: `LabelFoldMixin` (`apply_label`, `fold_label`) and the delayed
+  plans `compute` reads;
+- `features/state_store_ops.py`: `StateStoreOpsMixin`, memory bounds (`expire`, `evict`,
+  `packed_count`) and serialisation (`dirty`, `dump`, `load`, `snapshot`, `entity_keys`).
+The two mixins are inherited, so their methods are `FeatureState`'s own.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import orjson
-
-from fraudstream.events import Event, LabelEvent
+from fraudstream.events import Event
 from fraudstream.features.entity import (
     DEFAULT_HOT_CAPACITY,
     EntityTable,
     PackedTier,
     StateFormatError,
-    _Buckets,
     _Entity,
 )
-from fraudstream.features.spec import FeatureSpec, VelocityBlock
+from fraudstream.features.label_fold import LabelFoldMixin, delayed_plans
+from fraudstream.features.rows import FeatureRow
+from fraudstream.features.spec import FeatureSpec
+from fraudstream.features.state_store_ops import StateStoreOpsMixin
+from fraudstream.features.velocity import _count_distinct, _VelocityPlan
+
+__all__ = ["FeatureRow", "FeatureState", "StateFormatError"]
 
 
-@dataclass(slots=True)
-class FeatureRow:
-    """One event's features, in the spec's order."""
+class FeatureState(LabelFoldMixin, StateStoreOpsMixin):
+    """Per-entity state for a `FeatureSpec`: `process` events, `apply_label` verdicts.
 
-    numeric: list[float]
-    categorical: list[str]
-    narrative: str
-    numeric_names: Sequence[str]
-    """The spec's numeric names (shared, do not mutate)."""
-    categorical_names: Sequence[str]
-    folded: bool = True
-    """False when the event was a replay (position already folded) and changed no state."""
-
-    def named(self) -> dict[str, float]:
-        """Numeric features by name (for reason codes, logs)."""
-        return dict(zip(self.numeric_names, self.numeric, strict=True))
-
-    def named_categorical(self) -> dict[str, str]:
-        return dict(zip(self.categorical_names, self.categorical, strict=True))
-
-
-def _count_distinct(
-    d: dict[str, float] | None, v: str | None, t: float, lo: float, in_order: bool, include: bool
-) -> float:
-    """Distinct values in d last seen in (lo, t], plus the current value v when `include`."""
-    n = 0
-    has_v = False
-    if d:
-        if in_order:  # every value was last seen at or before t: skip the stale head
-            stale = 0
-            for ts in d.values():
-                if ts > lo:
-                    break
-                stale += 1
-            n = len(d) - stale
-            if v is not None:
-                seen = d.get(v)
-                has_v = seen is not None and seen > lo
-        else:
-            for val, ts in d.items():
-                if lo < ts <= t:
-                    n += 1
-                    if val == v:
-                        has_v = True
-    if include and v is not None and not has_v:
-        n += 1
-    return float(n)
-
-
-class _VelocityPlan:
-    """A velocity block compiled for the hot path."""
-
-    __slots__ = (
-        "aggs",
-        "cap",
-        "defaults",
-        "dfields",
-        "dwindows",
-        "max_dw",
-        "max_mw",
-        "max_w",
-        "mode",
-        "mwindows",
-        "nfields",
-        "ratio_idx",
-        "role",
-        "since_cap",
-        "since_last",
-        "table",
-        "windows",
-        "zeros",
-    )
-
-    def __init__(self, b: VelocityBlock, table: EntityTable, max_buckets: int) -> None:
-        self.role = b.role
-        self.table = table
-        self.windows = tuple(float(w) for w in b.windows)
-        self.aggs = tuple(("count", "sum", "mean").index(a) for a in b.aggregates)
-        # the two common shapes are unrolled in process(): 1 = count, sum; 2 = count, mean
-        self.mode = 1 if self.aggs == (0, 1) else 2 if self.aggs == (0, 2) else 0
-        self.zeros = [0.0] * len(b.windows)
-        self.dfields = b.distinct
-        self.dwindows = tuple(float(w) for w in b.distinct_windows)
-        self.since_last = b.since_last
-        self.since_cap = float(b.since_last_cap_s)
-        self.nfields = b.novelty
-        self.max_w = max(self.windows, default=0.0)
-        self.max_dw = max(self.dwindows, default=0.0)
-        self.cap = max_buckets
-        self.ratio_idx = tuple(b.windows.index(w) for w in b.ratio_windows)
-        self.mwindows = tuple(float(w) for w in b.max_ratio_windows)
-        self.max_mw = max(self.mwindows, default=0.0)
-        defaults = [0.0] * (len(b.windows) * len(b.aggregates))
-        defaults += [0.0] * (len(b.distinct) * len(b.distinct_windows))
-        defaults += [self.since_cap] if b.since_last else []
-        defaults += [0.0] * len(b.novelty)
-        defaults += [1.0] * (len(b.ratio_windows) + len(b.max_ratio_windows))
-        self.defaults = defaults
-
-
-class FeatureState:
-    """Per-entity state for a `FeatureSpec`: `process` events, `apply_label` verdicts."""
+    Labels are folded by `LabelFoldMixin` (`features/label_fold.py`); memory bounds and the
+    changelog are `StateStoreOpsMixin` (`features/state_store_ops.py`)."""
 
     def __init__(
         self,
@@ -216,7 +134,7 @@ class FeatureState:
         self.stream_time = -math.inf
         """The latest event time processed: "now" for `expire` in event time, so that a replay of
         last year's payments expires what last year's stream would have."""
-        self._tables: dict[str, EntityTable] = {
+        self._tables = {
             role: EntityTable(hot_capacity, None if packed_tier is None else packed_tier(role))
             for role in spec.roles()
         }
@@ -224,7 +142,7 @@ class FeatureState:
             for role in spec.label_roles():
                 self._tables[role] = shared._tables[role]
         self._shared = frozenset(spec.label_roles()) if shared is not None else frozenset()
-        self._dirty: set[tuple[str, str]] = set()
+        self._dirty = set()
         self._numeric_names = tuple(spec.numeric_names)
         self._categorical_names = tuple(spec.categorical_names)
         self._key_role = spec.key_role
@@ -237,22 +155,10 @@ class FeatureState:
         self._offset = float(spec.utc_offset_s)
         self._res = float(spec.resolution_s)
         self._cap = spec.max_buckets
-        self._max_distinct = spec.max_distinct
-        self._max_novelty = spec.max_novelty
         self._vplans: list[_VelocityPlan] = []
         for b in spec.velocity:
-            self._vplans.append(_VelocityPlan(b, self._tables[b.role], spec.max_buckets))
-        self._dplans = [
-            (
-                d.role,
-                self._tables[d.role],
-                float(d.delay_s),
-                tuple(float(w) for w in d.windows),
-                float(d.delay_s) + max(d.windows),
-                d.streak,
-            )
-            for d in spec.delayed
-        ]
+            self._vplans.append(_VelocityPlan(b, self._tables[b.role], spec))
+        self._dplans = delayed_plans(spec, self._tables)
         self._nfields = spec.numeric_fields
         self._cfields = spec.categorical_fields
         self._distinct_tables = list({id(t): t for t in self._tables.values()}.values())
@@ -390,7 +296,7 @@ class FeatureState:
                             top = ent.mqa[q]
                     out.append(amount / top if top > 0.0 else 1.0)
             if fold:
-                self._fold(p, ent, t, amount, dvals, nvals)
+                p.fold(ent, t, amount, dvals, nvals)
                 if self._track:
                     dirty.add((p.role, key))
 
@@ -422,273 +328,3 @@ class FeatureState:
                 x = num.get(f)
                 out.append(math.nan if x is None else x)
         return out, fold
-
-    def _fold(
-        self,
-        p: _VelocityPlan,
-        ent: _Entity,
-        t: float,
-        amount: float,
-        dvals: list[str | None],
-        nvals: list[str | None],
-    ) -> None:
-        if p.windows:
-            b = ent.vb
-            if b is None:
-                b = ent.vb = _Buckets(self._res)
-            b.prune(t - p.max_w, self._res)  # first, so an idle entity's width resets
-            b.add(t, 1.0, amount, p.cap)
-        if p.mwindows:
-            self._fold_max(p, ent, t, amount)
-        if p.dfields:
-            dist = ent.dist
-            if dist is None:
-                dist = ent.dist = {}
-            horizon = t - p.max_dw
-            cap = self._max_distinct
-            for f, v in zip(p.dfields, dvals, strict=True):
-                d = dist.get(f)
-                if d is None:
-                    d = dist[f] = {}
-                if v is not None:
-                    old = d.pop(v, None)
-                    d[v] = t if old is None or old < t else old
-                drop: list[str] | None = None
-                for val, ts in d.items():  # oldest first: forget what left the longest window
-                    if ts > horizon:
-                        break
-                    if drop is None:
-                        drop = [val]
-                    else:
-                        drop.append(val)
-                if drop is not None:
-                    for val in drop:
-                        del d[val]
-                while len(d) > cap:
-                    del d[next(iter(d))]
-        if p.nfields:
-            nov = ent.nov
-            if nov is None:
-                nov = ent.nov = {}
-            cap = self._max_novelty
-            for f, v in zip(p.nfields, nvals, strict=True):
-                if v is None:
-                    continue
-                nd = nov.get(f)
-                if nd is None:
-                    nd = nov[f] = {}
-                elif v in nd:
-                    del nd[v]  # most recently seen goes last
-                nd[v] = None
-                if len(nd) > cap:
-                    del nd[next(iter(nd))]
-        if ent.last is None or ent.last < t:
-            ent.last = t
-        if ent.seen < t:
-            ent.seen = t
-
-    @staticmethod
-    def _fold_max(p: _VelocityPlan, ent: _Entity, t: float, amount: float) -> None:
-        mqt = ent.mqt
-        if mqt is None:
-            mqt = ent.mqt = []
-            ent.mqa = []
-        mqa = ent.mqa
-        if not mqt or mqt[-1] <= t:  # in order, the common case: drop the smaller tail, append
-            while mqa and mqa[-1] <= amount:
-                mqa.pop()
-                mqt.pop()
-            mqt.append(t)
-            mqa.append(amount)
-            if mqt[0] <= t - p.max_mw or len(mqt) > p.cap:
-                drop = max(bisect_right(mqt, t - p.max_mw), len(mqt) - p.cap)
-                del mqt[:drop]
-                del mqa[:drop]
-            return
-        k = bisect_right(mqt, t)
-        if k < len(mqt) and mqa[k] >= amount:
-            pass  # a later event is at least as large: this one is never a window's maximum
-        else:
-            mqt.insert(k, t)
-            mqa.insert(k, amount)
-            j = k
-            while j and mqa[j - 1] <= amount:  # earlier and no larger: never a maximum again
-                j -= 1
-            if j < k:
-                del mqt[j:k]
-                del mqa[j:k]
-        horizon = mqt[-1] - p.max_mw
-        drop = bisect_right(mqt, horizon)
-        drop = max(drop, len(mqt) - p.cap)
-        if drop > 0:
-            del mqt[:drop]
-            del mqa[:drop]
-
-    def apply_label(
-        self, label: LabelEvent, position: int | None = None, partition: int = 0
-    ) -> None:
-        """Fold a verdict into the delayed-risk state of each entity named in `label.entities`.
-
-        With `position` (offset within labels-topic `partition`), a label at or below the highest
-        position an entity has folded from that partition is a replay and is ignored.
-        """
-        self.fold_label(
-            label.transaction_timestamp,
-            label.known_at,
-            label.is_fraud,
-            label.entities,
-            position,
-            partition,
-            previous=label.previous,
-        )
-
-    def fold_label(
-        self,
-        transaction_timestamp: float,
-        known_at: float,
-        is_fraud: bool,
-        entities: dict[str, str],
-        position: int | None = None,
-        partition: int = 0,
-        *,
-        previous: bool | None = None,
-    ) -> None:
-        """`apply_label` without building a `LabelEvent` (offline replays of millions).
-        `previous`: this verdict corrects that earlier one on the same transaction: the
-        transaction stays counted once, its fraud count moves by the difference (nothing when
-        its bucket has left every window), and the streak goes on as for a new label."""
-        fraud = 1.0 if is_fraud else 0.0
-        count = 1.0
-        if previous is not None:
-            count = 0.0
-            fraud -= 1.0 if previous else 0.0
-        for table in self._distinct_tables:
-            table.settle()
-        for role, table, _delay, _windows, span, streak in self._dplans:
-            key = entities.get(role)
-            if key is None:
-                continue
-            ent = table.get(key)
-            if ent is None:
-                ent = table[key] = _Entity()
-            if position is not None:
-                if ent.lpos is None:
-                    ent.lpos = {}
-                if ent.lpos.get(partition, -1) >= position:
-                    continue
-                ent.lpos[partition] = position
-            b = ent.db
-            if b is None:
-                b = ent.db = _Buckets(self._res)
-            b.prune(known_at - span, self._res)
-            if count or transaction_timestamp > known_at - span:
-                b.add(transaction_timestamp, count, fraud, self._cap)
-            if streak:
-                sk = ent.sk
-                if sk is None:
-                    sk = ent.sk = [0.0, 0.0]
-                if is_fraud:
-                    if not sk[0]:
-                        sk[1] = transaction_timestamp
-                    sk[0] += 1.0
-                else:
-                    sk[0] = sk[1] = 0.0
-            if ent.seen < known_at:
-                ent.seen = known_at
-            if self._track:
-                self._dirty.add((role, key))
-
-    # -- memory --
-
-    def evict(self, limit: int, keep: float = 0.9) -> int:
-        """Over `limit` entities: forget the least recently seen until `keep * limit` are left
-        (a batch, so that eviction runs now and then, not on every event); they become dirty
-        (tombstones), like expired ones. Returns how many were forgotten."""
-        owned = [(role, t) for role, t in self._tables.items() if role not in self._shared]
-        total = sum(len(t) for _, t in owned)
-        if limit <= 0 or total <= limit:
-            return 0
-        drop = total - int(limit * keep)
-        # ties in time go by role and key: the same choice whichever tier an entity is in
-        oldest = heapq.nsmallest(
-            drop, ((seen, role, k) for role, t in owned for k, seen in t.seen_items())
-        )
-        for _, role, k in oldest:
-            del self._tables[role][k]
-            self._dirty.add((role, k))
-        return len(oldest)
-
-    def expire(self, now: float, idle_seconds: float) -> int:
-        """Forget entities with no event or label for `idle_seconds`; they become dirty (dump
-        returns None: a tombstone). Returns how many were forgotten."""
-        horizon = now - idle_seconds
-        gone = 0
-        for role, table in self._tables.items():
-            if role in self._shared:
-                continue  # the owner of the shared tables expires them
-            old = [k for k, seen in table.seen_items() if seen < horizon]
-            for k in old:
-                del table[k]
-                self._dirty.add((role, k))
-            gone += len(old)
-        return gone
-
-    def __len__(self) -> int:
-        return sum(len(t) for t in self._tables.values())
-
-    def packed_count(self) -> int:
-        """Entities held packed (the rest of `len(self)` are objects)."""
-        return sum(len(t.packed) for t in self._tables.values())
-
-    def entity_keys(self) -> Iterator[tuple[str, str]]:
-        for role, table in self._tables.items():
-            for k in table:
-                yield role, k
-
-    # -- serialisation --
-
-    def dirty(self) -> set[tuple[str, str]]:
-        """(role, key) of the entities changed or expired since `clear_dirty()` (a copy); shared
-        label-fed entities are not this state's to write."""
-        if self._shared:
-            return {rk for rk in self._dirty if rk[0] not in self._shared}
-        return set(self._dirty)
-
-    def has_dirty(self) -> bool:
-        """Whether anything changed or expired since `clear_dirty()` (cheap: no copy)."""
-        if not self._shared:
-            return bool(self._dirty)
-        return any(rk[0] not in self._shared for rk in self._dirty)
-
-    def clear_dirty(self) -> None:
-        self._dirty.clear()
-
-    def dump(self, role: str, key: str) -> bytes | None:
-        """The entity's state as bytes (orjson), or None when it no longer exists."""
-        table = self._tables.get(role)
-        return table.dump(key) if table is not None else None
-
-    def load(self, role: str, key: str, data: bytes | None) -> None:
-        """Restore one entity from `dump` output; None or b"" (a tombstone) forgets it."""
-        table = self._tables.get(role)
-        if table is None:
-            return  # a role this spec does not use (the spec changed): ignore
-        if not data:
-            table.pop(key, None)
-            return
-        try:
-            obj = orjson.loads(data)
-            if not isinstance(obj, dict):
-                raise StateFormatError("not a JSON object")
-            table.load(key, obj)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise StateFormatError(f"cannot load state of {role} {key!r}: {exc}") from exc
-
-    def snapshot(self) -> dict[tuple[str, str], bytes]:
-        """Every entity's dump (tests and debugging; the stream uses dirty/dump)."""
-        out: dict[tuple[str, str], bytes] = {}
-        for role, key in self.entity_keys():
-            data = self.dump(role, key)
-            assert data is not None
-            out[(role, key)] = data
-        return out

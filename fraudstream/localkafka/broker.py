@@ -26,20 +26,20 @@ moves into the jar cache; later starts map it and need about half the CPU (see c
 
 `up()` and `down()` hold an advisory lock on `<home>/.lock`, so concurrent callers (two terminals,
 two test processes) see each other's result instead of racing.
+
+The port choice is `ports.py`, broker.json's record and the JSON file helpers `record.py`;
+their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import os
 import re
-import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,11 @@ from fraudstream.localkafka.jars import (
     find_java,
     resolve_jars,
 )
+from fraudstream.localkafka.ports import DEFAULT_PORT as DEFAULT_PORT
+from fraudstream.localkafka.ports import choose_port, free_port
+from fraudstream.localkafka.ports import port_is_free as port_is_free
 from fraudstream.localkafka.ready import BrokerDied, wait_until_answers
+from fraudstream.localkafka.record import BrokerInfo, file_size, read_json, write_json
 from fraudstream.localkafka.security import BrokerSecurity
 from fraudstream.localkafka.settings import (
     LOOPBACK,
@@ -63,36 +67,9 @@ from fraudstream.localkafka.settings import (
     render_server_properties,
 )
 
-DEFAULT_PORT = 9092
 STOP_AFTER_FAILED_START_S = 10.0
 LOG_TAIL_LINES = 25
 _HEAP = re.compile(r"[1-9][0-9]*[kKmMgG]?")
-
-
-@dataclass(frozen=True)
-class BrokerInfo:
-    """A running broker, as recorded in its home's broker.json."""
-
-    bootstrap: str
-    host: str
-    port: int
-    pid: int
-    home: Path
-    version: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "home": str(self.home)}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> BrokerInfo:
-        return cls(
-            bootstrap=str(data["bootstrap"]),
-            host=str(data["host"]),
-            port=int(data["port"]),
-            pid=int(data["pid"]),
-            home=Path(data["home"]),
-            version=str(data["version"]),
-        )
 
 
 def default_home() -> Path:
@@ -104,47 +81,6 @@ def default_home() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     data = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
     return data / "fraudstream" / "kafka"
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port nobody listens on right now (the kernel's pick; it may be taken again later)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def port_is_free(port: int, host: str = LOOPBACK) -> bool:
-    """Whether the broker could bind `host:port`. SO_REUSEADDR as the JVM sets it, so that a
-    port left in TIME_WAIT by the previous run still counts as free."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def choose_port(
-    requested: int | None,
-    recorded: int | None,
-    *,
-    host: str = LOOPBACK,
-    is_free: Callable[[int, str], bool] = port_is_free,
-) -> int:
-    """The client port: the requested one (which must be free), else the one this home used last
-    time, else 9092, else any free port; the latter two only if free."""
-    if requested is not None:
-        if not is_free(requested, host):
-            raise LocalKafkaError(
-                f"port {requested} on {host} is already in use; choose another with --port"
-            )
-        return requested
-    for candidate in (recorded, DEFAULT_PORT):
-        if candidate is not None and is_free(candidate, host):
-            return candidate
-    return free_port(host)
 
 
 def default_bootstrap() -> str | None:
@@ -295,7 +231,7 @@ class LocalBroker:
             if info is None or not procs.is_broker(info.pid, self.server_properties):
                 self.record_path.unlink(missing_ok=True)
                 return False
-            scratch = _read_json(self.record_path).get("cds_scratch")
+            scratch = read_json(self.record_path).get("cds_scratch")
             how = procs.stop(info.pid, timeout)
             if how == "alive":
                 raise LocalKafkaError(f"Kafka (pid {info.pid}) did not stop, even on SIGKILL")
@@ -321,7 +257,7 @@ class LocalBroker:
             handle.write(text)
         self.server_properties.chmod(0o600)
         (self.home / "log4j2.properties").write_text(render_log4j2(), encoding="utf-8")
-        _write_json(self.state_path, {**self._read_state(), "port": port})
+        write_json(self.state_path, {**self._read_state(), "port": port})
 
     def _format(self, java: JavaRuntime, libs: Path) -> None:
         """Format the KRaft storage, once per home (data/meta.properties marks it done)."""
@@ -358,7 +294,7 @@ class LocalBroker:
             )
 
     def _start(self, java: JavaRuntime, libs: Path, port: int, timeout: float) -> BrokerInfo:
-        offsets = {path: _size(path) for path in self.log_files}
+        offsets = {path: file_size(path) for path in self.log_files}
         sharing = cds.plan(libs, java)
         command = java_command(
             java.path,
@@ -382,7 +318,7 @@ class LocalBroker:
             record = {**info.to_json(), "started_at": time.time()}
             if sharing.scratch is not None:
                 record["cds_scratch"] = str(sharing.scratch)
-            _write_json(self.record_path, record)
+            write_json(self.record_path, record)
             wait_until_answers(info.bootstrap, timeout=timeout, is_running=lambda: procs.alive(pid))
         except BaseException as exc:
             procs.stop(pid, STOP_AFTER_FAILED_START_S)
@@ -402,14 +338,14 @@ class LocalBroker:
 
     # --- small file helpers ---
     def _read_record(self) -> BrokerInfo | None:
-        data = _read_json(self.record_path)
+        data = read_json(self.record_path)
         try:
             return BrokerInfo.from_json(data) if data else None
         except (KeyError, TypeError, ValueError):
             return None
 
     def _read_state(self) -> dict[str, Any]:
-        return _read_json(self.state_path)
+        return read_json(self.state_path)
 
     def _log_tail(self, offsets: dict[Path, int]) -> str:
         """What this run wrote to the logs, last lines of each."""
@@ -418,32 +354,10 @@ class LocalBroker:
             try:
                 with path.open("rb") as handle:
                     start = offsets.get(path, 0)
-                    handle.seek(start if start <= _size(path) else 0)
+                    handle.seek(start if start <= file_size(path) else 0)
                     lines = handle.read().decode(errors="replace").strip().splitlines()
             except OSError:
                 continue
             if lines:
                 parts.append(f"--- {path} (last lines) ---\n" + "\n".join(lines[-LOG_TAIL_LINES:]))
         return "\n".join(parts) or f"(nothing in {self.logs_dir})"
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write atomically, so that a reader never sees half a record."""
-    scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    scratch.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    scratch.replace(path)

@@ -24,6 +24,9 @@ synthetic generator's narratives under the model's tokenizer (or one trained on 
 Figures are throughput (transactions/s) and milliseconds per batch, medians of `repeats`
 timed passes, each at least `seconds` long. On a shared machine the ratio between the two paths,
 taken in the same run, is the figure to trust.
+
+The model and the inputs it is timed on (`preset_module`, `synthetic_lengths`, the random rows
+and their batches) are made in `model/bench_inputs.py`.
 """
 
 from __future__ import annotations
@@ -41,13 +44,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from fraudstream.model.classifier import FraudClassifier, set_threads
-from fraudstream.model.presets import ModelConfig, embedding_dim, get_preset
+from fraudstream.model.bench_inputs import (
+    Inputs,
+    make_batches,
+    preset_module,
+    random_inputs,
+    synthetic_lengths,
+)
+from fraudstream.model.classifier import set_threads
 
-# The native feature spec's shape (13 numeric, 7 categorical): the processor's default model.
-_NUMERIC = 13
-_CATEGORICAL = 7
-_CARDINALITY = 24
 # On a 2-core EPYC at 16 tokens: bf16 was slower than fp32 at batch 4 (64 slots), faster from 16.
 BF16_MIN_TOKENS = 128
 
@@ -87,103 +92,6 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
         return torch.bfloat16
     # Without native bf16 (AVX512-BF16 / AMX), bf16 matmuls are emulated and slower than fp32.
     return torch.bfloat16 if torch.ops.mkldnn._is_mkldnn_bf16_supported() else torch.float32
-
-
-def preset_module(preset_name: str, max_length: int = 64) -> FraudClassifier:
-    """The preset's architecture with random weights, shaped like the native default model."""
-    from dataclasses import replace
-
-    preset = get_preset(preset_name)
-    text = replace(
-        preset.text,
-        max_length=max_length,
-        max_position_embeddings=max(preset.text.max_position_embeddings, max_length),
-    )
-    cards = (_CARDINALITY,) * _CATEGORICAL
-    config = ModelConfig(
-        preset=preset.name,
-        text=text,
-        numeric_names=tuple(f"n{i}" for i in range(_NUMERIC)),
-        categorical_names=tuple(f"c{i}" for i in range(_CATEGORICAL)),
-        categorical_cardinalities=cards,
-        categorical_dims=tuple(embedding_dim(c) for c in cards),
-        meta_hidden=preset.meta_hidden,
-        fusion_hidden=preset.fusion_hidden,
-        dropout=preset.dropout,
-        tokenizer=preset.tokenizer,
-        numeric_embedding_dim=preset.numeric_embedding_dim,
-        text_dropout=preset.text_dropout,
-    )
-    torch.manual_seed(0)
-    return FraudClassifier(config).eval()
-
-
-def synthetic_lengths(tokenizer: Any, preset_name: str, n: int = 4000) -> np.ndarray:
-    """Token lengths ([CLS]/[SEP] included, truncated as the model would) of `n` synthetic
-    narratives; without a tokenizer, one is trained on them as `fraudstream train` would."""
-    from fraudstream.model.tokenizer import load_minilm_tokenizer, token_lengths, train_wordpiece
-    from fraudstream.synth import SynthConfig, generate
-
-    texts = [str(r.get("narrative") or "") for r in generate(n, SynthConfig(seed=1))]
-    preset = get_preset(preset_name)
-    if tokenizer is None:
-        if preset.tokenizer == "minilm":
-            tokenizer = load_minilm_tokenizer(max_length=preset.text.max_length)
-        else:
-            tokenizer = train_wordpiece(
-                texts, vocab_size=preset.tokenizer_vocab_size, max_length=preset.text.max_length
-            )
-    trunc = tokenizer.truncation
-    cap = int(trunc["max_length"]) if trunc else preset.text.max_length
-    return np.minimum(token_lengths(tokenizer, texts), cap)
-
-
-@dataclass
-class _Inputs:
-    ids: torch.Tensor
-    """[N, Lmax] token ids, padded with 0."""
-    lengths: np.ndarray
-    numeric: torch.Tensor
-    categorical: torch.Tensor
-
-
-def _inputs(lengths: np.ndarray, config: ModelConfig, rng: np.random.Generator) -> _Inputs:
-    """Random inputs shaped for `config` (a preset's or a model folder's)."""
-    assert config.text is not None
-    vocab = config.text.vocab_size
-    n = lengths.size
-    width = int(lengths.max())
-    ids = rng.integers(5, vocab, size=(n, width))
-    ids[np.arange(width)[None, :] >= lengths[:, None]] = 0
-    return _Inputs(
-        ids=torch.from_numpy(ids.astype(np.int64)),
-        lengths=lengths,
-        numeric=torch.from_numpy(
-            rng.standard_normal((n, len(config.numeric_names))).astype(np.float32)
-        ),
-        categorical=torch.from_numpy(
-            np.stack(
-                [rng.integers(0, c, n) for c in config.categorical_cardinalities], axis=1
-            ).astype(np.int64)
-            if config.categorical_cardinalities
-            else np.zeros((n, 0), dtype=np.int64)
-        ),
-    )
-
-
-def _batches(inp: _Inputs, batch_size: int, bucketed: bool) -> list[tuple[torch.Tensor, ...]]:
-    """(ids, mask, numeric, categorical) per batch. Bucketed: rows sorted by length, each batch
-    padded to a multiple of 8 tokens; else arrival order, padded to the batch's longest."""
-    n = inp.lengths.size
-    order = np.argsort(inp.lengths, kind="stable") if bucketed else np.arange(n)
-    out: list[tuple[torch.Tensor, ...]] = []
-    for b in range(0, n - batch_size + 1, batch_size):
-        rows = torch.from_numpy(order[b : b + batch_size])
-        longest = int(inp.lengths[order[b : b + batch_size]].max())
-        width = min(-(-longest // 8) * 8, inp.ids.shape[1]) if bucketed else longest
-        ids = inp.ids[rows, :width].contiguous()
-        out.append((ids, (ids != 0).long(), inp.numeric[rows], inp.categorical[rows]))
-    return out
 
 
 def _time(run: Any, batches: Sequence[Any], seconds: float, repeats: int, sync: Any) -> float:
@@ -322,22 +230,22 @@ def run_bench(options: BenchOptions, log: Any = None) -> BenchResult:
             if not 2 <= length <= cap:
                 raise ValueError(f"--lengths: {length} must be within 2..{cap} for this model")
             lengths = np.full(options.rows, length)
-        inp = _inputs(lengths, eager.config, rng)
+        inp = random_inputs(lengths, eager.config, rng)
         if device.type == "cuda":
-            inp = _Inputs(
+            inp = Inputs(
                 inp.ids.pin_memory(),
                 inp.lengths,
                 inp.numeric.pin_memory(),
                 inp.categorical.pin_memory(),
             )
         # Same rows through both paths: how far the optimised scores drift from fp32 eager.
-        check = _batches(inp, min(256, options.rows), bucketed=False)[0]
+        check = make_batches(inp, min(256, options.rows), bucketed=False)[0]
         drift = float(np.abs(run_fast(check) - run_eager(check)).max())
         for bs in options.batch_sizes:
             if bs > options.rows:
                 continue
-            plain = _batches(inp, bs, bucketed=False)
-            bucketed = _batches(inp, bs, bucketed=True)
+            plain = make_batches(inp, bs, bucketed=False)
+            bucketed = make_batches(inp, bs, bucketed=True)
             t_eager = _time(run_eager, plain, options.seconds, options.repeats, sync)
             t_fast = _time(run_fast, bucketed, options.seconds, options.repeats, sync)
             row = {

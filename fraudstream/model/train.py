@@ -34,7 +34,12 @@ weights on the same machine and thread count.
 
 Where the code is
 -----------------
-- `train.py` (here): `TrainOptions`, `TrainResult` and `fit`, steps 3 to 5;
+- `train.py` (here): `TrainOptions`, `TrainResult` and `fit`, which runs steps 3 to 5 in order,
+  each a function of one of the next three modules;
+- `train_prepare.py`: what comes before the epochs (preprocessing, tokenizer, architecture and
+  initial weights, the text tower on the distinct narratives in the CPU recipe);
+- `train_loop.py`: the epoch loop (step 3: rows per epoch, optimiser, schedule, early stop);
+- `train_finish.py`: calibration, thresholds, text baseline, stage 1 and the figures (4 and 5);
 - `train_data.py`: reading the records file (`read_table`, step 1) and the split
   (`choose_split`, step 2); torch-free, shared with `fraudstream evaluate`;
 - `train_setup.py`: seeds, threads and determinism, the tokenizer and the architecture;
@@ -47,61 +52,28 @@ Where the code is
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import math
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
-from torch import nn
 
-from fraudstream.model import known_narratives
-from fraudstream.model.calibration import Calibration, Method, fit_calibration
-from fraudstream.model.classifier import (
-    FraudClassifier,
-    count_parameters,
-    load_minilm_weights,
-    set_threads,
-)
+from fraudstream.model.calibration import Calibration, Method
+from fraudstream.model.classifier import FraudClassifier, set_threads
 from fraudstream.model.distill import _teacher
 from fraudstream.model.folder import LoadedModel, resolve_device
-from fraudstream.model.metrics import average_precision, expected_calibration_error, roc_auc
 from fraudstream.model.preprocess import Preprocessor
 from fraudstream.model.presets import ModelConfig, Preset, get_preset
-from fraudstream.model.stage1_fit import (
-    _alert_figures,
-    _known_logits,
-    _narrative_risk,
-    _read_before,
-    ap_round,
-    fit_stage1,
-)
-from fraudstream.model.text_training import Narratives, TextFeatures, TextTrainOptions, train_text
-from fraudstream.model.thresholds import Thresholds, choose_thresholds
-from fraudstream.model.train_batches import (
-    _batches,
-    _forward,
-    _logits,
-    _mean_text_vector,
-    _param_groups,
-    _progress,
-    _tensors,
-    _text_logits,
-)
-from fraudstream.model.train_setup import (
-    default_threads,
-    deterministic,
-    make_tokenizer,
-    model_config,
-    seed_everything,
-)
+from fraudstream.model.text_training import Narratives
+from fraudstream.model.thresholds import Thresholds
+from fraudstream.model.train_batches import _tensors
+from fraudstream.model.train_finish import finish
+from fraudstream.model.train_loop import Sampling, train_epochs
+from fraudstream.model.train_prepare import build_module, fit_text_tower, prepare
+from fraudstream.model.train_setup import default_threads, seed_everything
 from fraudstream.text import model_text
-from fraudstream.web.drift import score_distribution
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -215,7 +187,13 @@ def fit(
     init: LoadedModel | None = None,
     log: Callable[[str], None] | None = None,
 ) -> TrainResult:
-    """Train a model on `table[split.train]`, early-stopped and calibrated on `split.validation`."""
+    """Train a model on `table[split.train]`, early-stopped and calibrated on `split.validation`.
+
+    The steps, in this order (the order is part of the determinism): seeds and threads; inputs
+    and architecture (`prepare`); the module (`build_module`); the text tower on the distinct
+    narratives (`fit_text_tower`, CPU recipes); the training tensors; the rows per epoch and the
+    stage-1 teacher; the epoch loop (`train_epochs`); calibration, thresholds and stage 1
+    (`finish`)."""
     say = log or (lambda msg: print(msg, file=sys.stderr))
     preset = get_preset(init.config.preset if init is not None else options.preset)
     seed_everything(options.seed)
@@ -224,75 +202,15 @@ def fit(
     train_idx, valid_idx = split.train, split.validation
     texts = [model_text(n) for n in table.narratives]
 
-    # -- preprocessing, tokenizer, architecture
-    if init is not None:
-        preprocessor, tokenizer, config = init.preprocessor, init.tokenizer, init.config
-        if (table.numeric_names, table.categorical_names) != (
-            list(config.numeric_names),
-            list(config.categorical_names),
-        ):
-            raise ValueError("--init-from: the model's features differ from this data's")
-        if config.text_normalisation == 0:
-            texts = list(table.narratives)
-    else:
-        preprocessor = Preprocessor.fit(
-            table.numeric[train_idx],
-            table.categorical[train_idx],
-            numeric_names=table.numeric_names,
-            categorical_names=table.categorical_names,
-            min_count=options.min_count,
-        )
-        train_texts = [texts[i] for i in train_idx]
-        has_text = any(train_texts)
-        tokenizer = make_tokenizer(preset, train_texts, options) if has_text else None
-        config = model_config(preset, preprocessor, tokenizer)
-        if options.text_dropout is not None:
-            config = replace(config, text_dropout=options.text_dropout)
-        if tokenizer is not None:
-            assert config.text is not None
-            say(
-                f"tokenizer: {tokenizer.get_vocab_size()} pieces, max length {config.text.max_length}"
-            )
-        else:
-            say("no narratives in the training data: metadata model (no text tower)")
-
-    torch.manual_seed(options.seed)
-    module = FraudClassifier(config)
-    if init is not None:
-        module.load_state_dict(init.module.state_dict())
-        for p in module.parameters():
-            p.requires_grad_(True)
-    elif preset.tokenizer == "minilm" and module.has_text:
-        load_minilm_weights(module)
-    module.to(device)
+    preprocessor, tokenizer, config, texts = prepare(
+        table, train_idx, texts, options, preset, init, say
+    )
+    module = build_module(config, preset, options.seed, init, device)
     mode = text_mode(options, preset, device) if module.has_text else "none"
-
-    # -- the text tower on the distinct narratives (top_layers / frozen)
-    text_info: dict[str, Any] = {"recipe": mode}
     narratives = Narratives.of(texts) if module.has_text else None
-    features: TextFeatures | None = None
-    if mode in ("top_layers", "frozen"):
-        assert narratives is not None and tokenizer is not None
-        pos, neg = narratives.counts(train_idx, table.labels)
-        with deterministic(device):
-            features = train_text(
-                module,
-                tokenizer,
-                narratives,
-                pos,
-                neg,
-                TextTrainOptions(
-                    top_layers=options.text_top_layers if mode == "top_layers" else 0,
-                    epochs=options.text_epochs,
-                    learning_rate=options.text_learning_rate
-                    or preset.distinct_learning_rate
-                    or preset.text_learning_rate,
-                    seed=options.seed,
-                ),
-                folds=options.text_folds,
-                log=say,
-            )
-        text_info.update(features.info)
+    features, text_info = fit_text_tower(
+        module, tokenizer, narratives, table.labels, train_idx, options, preset, mode, device, say
+    )
     tensors = _tensors(
         table,
         preprocessor,
@@ -302,204 +220,66 @@ def fit(
         narratives=narratives,
     )
 
-    y_train = table.labels[train_idx]
     y_valid = table.labels[valid_idx].astype(np.int64)
-    positives, negatives = train_idx[y_train == 1], train_idx[y_train != 1]
-    n_pos = int(positives.size)
-    n_neg = int(negatives.size)
-    per_epoch_neg = n_neg
-    if options.negative_ratio and mode == "end_to_end":
-        per_epoch_neg = min(n_neg, round(options.negative_ratio * n_pos))
-
-    def epoch_rows(rng: np.random.Generator) -> np.ndarray:
-        if per_epoch_neg == n_neg:
-            return train_idx
-        return np.concatenate([positives, rng.choice(negatives, per_epoch_neg, replace=False)])
-
-    pos_weight = options.pos_weight or math.sqrt(per_epoch_neg / max(n_pos, 1))
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+    sampling = Sampling.of(train_idx, table.labels, options, mode)
     teacher, distill_weight = _teacher(
-        table, split, options, preset, module, n_neg, per_epoch_neg, pos_weight, say
+        table,
+        split,
+        options,
+        preset,
+        module,
+        sampling.n_neg,
+        sampling.per_epoch_neg,
+        sampling.pos_weight,
+        say,
+    )
+    run = train_epochs(
+        module,
+        tensors,
+        sampling,
+        valid_idx,
+        y_valid,
+        options,
+        preset,
+        device,
+        mode=mode,
+        teacher=teacher,
+        distill_weight=distill_weight,
+        say=say,
     )
 
-    epochs = options.epochs or preset.epochs
-    batch_size = options.batch_size or preset.batch_size
-    # Chunked length bucketing leaves a short batch per chunk: count them as they will come.
-    sample = epoch_rows(np.random.default_rng(0))
-    steps_per_epoch = len(_batches(np.random.default_rng(0), sample, tensors.lengths, batch_size))
-    total_steps = max(epochs * steps_per_epoch, 1)
-    optimizer = torch.optim.AdamW(
-        _param_groups(module, options, preset), lr=options.learning_rate or preset.learning_rate
-    )
-    warmup = max(1, int(options.warmup_fraction * total_steps))
-
-    def lr_at(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total_steps - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_at)
-    params = count_parameters(module)
-    say(
-        f"training {preset.name} ({mode}): {params['total']:,} parameters on {device}, "
-        f"{train_idx.size:,} rows ({n_pos:,} frauds), validation {valid_idx.size:,} rows "
-        f"({int(y_valid.sum()):,} frauds), {n_pos + per_epoch_neg:,} rows per epoch, "
-        f"pos_weight {pos_weight:.1f}, {torch.get_num_threads()} threads"
-    )
-    text_loss = mode == "end_to_end" and module.text_head is not None and options.text_weight > 0
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else contextlib.nullcontext()
-    )
-
-    history: list[dict[str, float]] = []
-    best_ap, best_epoch, best_state = -1.0, -1, copy.deepcopy(module.state_dict())
-    stale = 0
-    started = time.perf_counter()
-    with deterministic(device):
-        bar = _progress(total_steps, enabled=options.progress)
-        for epoch in range(epochs):
-            module.train()
-            rng = np.random.default_rng([options.seed, epoch])
-            total_loss = 0.0
-            running = 0.0
-            rows = epoch_rows(rng)
-            for b, idx in enumerate(_batches(rng, rows, tensors.lengths, batch_size)):
-                batch = tensors.batch(idx, device, fitted=True)
-                with autocast:
-                    logits, vec = _forward(module, batch)
-                    logits = logits.float()
-                    loss = loss_fn(logits, batch.labels)
-                    if teacher is not None:
-                        soft = teacher[torch.from_numpy(idx)].to(device)
-                        distill = nn.functional.binary_cross_entropy_with_logits(logits, soft)
-                        loss = (1.0 - distill_weight) * loss + distill_weight * distill
-                    if text_loss and vec is not None:
-                        text_logit = module.text_logit(vec)
-                        assert text_logit is not None
-                        loss = loss + options.text_weight * loss_fn(
-                            text_logit.float(), batch.labels
-                        )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(module.parameters(), 1.0)
-                optimizer.step()
-                scheduler.step()
-                total_loss += loss.detach().item()
-                running = total_loss / (b + 1)
-                bar.update(running, best_ap)
-            valid_logits = _logits(module, tensors, valid_idx, device, batch_size * 4)
-            ap = average_precision(y_valid, valid_logits)
-            history.append({"epoch": epoch + 1, "loss": running, "valid_ap": ap})
-            bar.update(running, ap, force=True)
-            if ap > best_ap:
-                best_ap, best_epoch, stale = ap, epoch + 1, 0
-                best_state = copy.deepcopy(module.state_dict())
-            else:
-                stale += 1
-                if stale >= options.patience:
-                    break
-        bar.close()
-    train_seconds = time.perf_counter() - started
-    module.load_state_dict(best_state)
-    module.eval()
-
-    # -- calibration, thresholds, the text baseline and the narratives' own risk on validation
-    valid_logits = _logits(module, tensors, valid_idx, device, batch_size * 4)
-    calibration = fit_calibration(valid_logits, y_valid, options.calibration)
-    probs = calibration.apply(valid_logits)
-    valid_text: np.ndarray | None = None
-    if module.has_text:
-        legit = valid_idx[y_valid == 0]
-        if features is not None and narratives is not None:
-            baseline = features.vectors[narratives.index[legit[:5000]]].mean(0)
-            preprocessor = replace(
-                preprocessor, text_baseline=[round(float(v), 6) for v in baseline]
-            )
-            valid_text = features.logits.numpy()[narratives.index[valid_idx]]
-        else:
-            preprocessor = replace(
-                preprocessor, text_baseline=_mean_text_vector(module, tensors, legit, device)
-            )
-            valid_text = _text_logits(module, tensors, valid_idx, device)
-    metrics: dict[str, Any] = {
-        "validation": {
-            "average_precision": ap_round(average_precision(y_valid, valid_logits)),
-            "roc_auc": ap_round(roc_auc(y_valid, valid_logits)),
-            "ece_uncalibrated": ap_round(
-                expected_calibration_error(y_valid, 1 / (1 + np.exp(-valid_logits)))
-            ),
-            "ece_calibrated": ap_round(expected_calibration_error(y_valid, probs)),
-            "rows": int(valid_idx.size),
-            "frauds": int(y_valid.sum()),
+    done = finish(
+        module,
+        tensors,
+        table,
+        split,
+        options,
+        preprocessor=preprocessor,
+        texts=texts,
+        narratives=narratives,
+        features=features,
+        batch_size=options.batch_size or preset.batch_size,
+        device=device,
+        training={
+            "train": {"rows": int(train_idx.size), "frauds": sampling.n_pos},
+            "best_epoch": run.best_epoch,
+            "epochs_run": len(run.history),
+            "train_seconds": round(run.seconds, 2),
+            "pos_weight": round(sampling.pos_weight, 4),
+            "distill": distill_weight,
+            "parameters": run.parameters,
+            "text": text_info,
         },
-        "train": {"rows": int(train_idx.size), "frauds": n_pos},
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "train_seconds": round(train_seconds, 2),
-        "pos_weight": round(pos_weight, 4),
-        "distill": distill_weight,
-        "parameters": params,
-        "text": text_info,
-    }
-    if valid_text is not None and (y_valid == 1).any():
-        metrics["validation"]["narrative_alone_roc_auc"] = ap_round(roc_auc(y_valid, valid_text))
-    thresholds = choose_thresholds(
-        probs, y_valid, target_precision=options.target_precision, alert_budget=options.alert_budget
+        say=say,
     )
-    served = probs
-    extra: dict[str, bytes] = {}
-    if options.stage1:
-        read_before = risk = None
-        known_file: dict[str, bytes] = {}
-        if narratives is not None and module.text_head is not None:
-            # the narratives the folder ships for the memory to start with: counted as read
-            known = known_narratives.select(
-                narratives.index, narratives.texts, table.entities.get("account"), train_idx
-            )
-            read_before = _read_before(narratives.index, known, valid_idx)
-            risk = _narrative_risk(module, tensors, texts, features, narratives, train_idx, device)
-            known_file[known_narratives.KNOWN_FILE] = known_narratives.to_bytes(
-                [narratives.texts[i] for i in known],
-                _known_logits(module, tensors, features, narratives, known, train_idx, device),
-                min_payers=known_narratives.MIN_PAYERS,
-            )
-            say(
-                f"narratives shipped for the memory: {known.size:,} of {len(narratives.texts):,} "
-                f"(written by at least {known_narratives.MIN_PAYERS} accounts)"
-            )
-        extra, metrics["cascade"], served = fit_stage1(
-            table,
-            split,
-            probs,
-            lm_share=options.lm_share,
-            narrative_risk=risk,
-            read_before=read_before,
-            log=say,
-        )
-        extra.update(known_file)
-        # The threshold is chosen on what is served (stage 1's calibrated score or the language
-        # model's), not on the language model alone: that is what alerts.
-        thresholds = choose_thresholds(
-            served,
-            y_valid,
-            target_precision=options.target_precision,
-            alert_budget=options.alert_budget,
-        )
-    metrics["validation"]["served_average_precision"] = ap_round(average_precision(y_valid, served))
-    # what the drift watch (fraudstream/web/drift.py) compares the live stream with
-    metrics["validation"]["score_distribution"] = score_distribution(served, thresholds.alert)
-    metrics["validation"]["alert"] = _alert_figures(served, y_valid, thresholds.alert)
     return TrainResult(
         module=module.cpu(),
         config=config,
         tokenizer=tokenizer,
-        preprocessor=preprocessor,
-        calibration=calibration,
-        thresholds=thresholds,
-        metrics=metrics,
-        history=history,
-        extra_files=extra,
+        preprocessor=done.preprocessor,
+        calibration=done.calibration,
+        thresholds=done.thresholds,
+        metrics=done.metrics,
+        history=run.history,
+        extra_files=done.extra_files,
     )

@@ -86,5 +86,14 @@ class GcWatch:
             gc.callbacks.remove(self._callback)
         gc.unfreeze()
 
+    async def freeze_loop(self, interval_s: float) -> None:
+        """`freeze` now (the model, the libraries and the restored state), then every
+        `interval_s` (a worker's supervised "gc" loop)."""
+        import asyncio
+
+        while True:
+            self.freeze()
+            await asyncio.sleep(interval_s)
+
     def freeze(self) -> None:
         self.stats.frozen = freeze_survivors()

@@ -1,8 +1,10 @@
-"""From a model folder to the `Scoring` the processor uses (and where the default model lives).
+"""From a model folder to the `Scoring` the processor uses.
 
 A model folder holds the language model and, when `fraudstream train` made one, the stage-1
 gradient-boosted trees (`gbdt.txt` + `gbdt.json`) and the cascade band (`cascade.json`). Without a
-stage 1 every transaction goes to the language model.
+stage 1 every transaction goes to the language model. The default model (where it lives, the
+sources it is built from, building it on first use) is `runtime/default_model.py`; its names are
+re-exported here, where the rest of the code imports them from.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,96 +30,18 @@ from fraudstream.model.reasons import (
     describe_numeric,
 )
 from fraudstream.model.stage1 import CASCADE_FILE, NARRATIVE_RISK, Stage1Model, load_stage1
+from fraudstream.runtime.default_model import _DEFAULT_RECIPE as _DEFAULT_RECIPE
+from fraudstream.runtime.default_model import _build_lock as _build_lock
+from fraudstream.runtime.default_model import data_home as data_home
+from fraudstream.runtime.default_model import default_model_dir as default_model_dir
+from fraudstream.runtime.default_model import default_model_recipe as default_model_recipe
+from fraudstream.runtime.default_model import ensure_default_model
 from fraudstream.runtime.lm import LanguageModel, load_language_model
 
 if TYPE_CHECKING:
     from fraudstream.runtime.model_process import ModelProcess
 
 log = logging.getLogger(__name__)
-
-
-def data_home() -> Path:
-    base = os.environ.get("FRAUDSTREAM_HOME") or os.path.join(
-        os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share"), "fraudstream"
-    )
-    return Path(base)
-
-
-# The default model is built from these sources; a change to any of them names a new folder, so
-# a default model left by an older version of the code is never loaded by a newer one (it would
-# compute features the model was not trained on: train/serve skew).
-_DEFAULT_RECIPE = (
-    "synth/calendar_activity.py",
-    "synth/clock.py",
-    "synth/config.py",
-    "synth/engine.py",
-    "synth/entities.py",
-    "synth/organic.py",
-    "synth/population.py",
-    "synth/rng.py",
-    "synth/tables/merchants.py",
-    "synth/tables/narratives.py",
-    "synth/tables/places.py",
-    "synth/tables/scams.py",
-    "synth/typologies/__init__.py",
-    "synth/typologies/account_takeover.py",
-    "synth/typologies/benign_burst.py",
-    "synth/typologies/benign_new_payee.py",
-    "synth/typologies/benign_official.py",
-    "synth/typologies/benign_urgent.py",
-    "synth/typologies/card_testing.py",
-    "synth/typologies/compromised_merchant.py",
-    "synth/typologies/mule.py",
-    "synth/typologies/quiet_scam.py",
-    "synth/typologies/scam.py",
-    "synth/writer.py",
-    "synth/memos.py",
-    "text.py",
-    "cascade.py",
-    "mapping.py",
-    "mappings/native.yaml",
-    "features/spec.py",
-    "features/state.py",
-    "features/entity.py",
-    "features/dataset.py",
-    "model/train.py",
-    "model/train_data.py",
-    "model/train_setup.py",
-    "model/train_batches.py",
-    "model/distill.py",
-    "model/stage1_fit.py",
-    "model/known_narratives.py",
-    "model/card.py",
-    "model/train_folder.py",
-    "model/classifier.py",
-    "model/preprocess.py",
-    "model/presets.py",
-    "model/tokenizer.py",
-    "model/text_training.py",
-    "model/encoder.py",
-    "model/stage1.py",
-    "model/gbdt.py",
-    "model/calibration.py",
-    "model/thresholds.py",
-)
-
-
-def default_model_recipe() -> str:
-    """A short hash of the code that builds the default model."""
-    import hashlib
-
-    root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256()
-    for name in _DEFAULT_RECIPE:
-        digest.update(name.encode() + b"\0" + (root / name).read_bytes())
-    return digest.hexdigest()[:10]
-
-
-def default_model_dir() -> Path:
-    return data_home() / "models" / f"default-{default_model_recipe()}"
-
-
-_build_lock = threading.Lock()
 
 
 def inference_threads(settings: Settings) -> int:
@@ -128,29 +51,6 @@ def inference_threads(settings: Settings) -> int:
     if settings.torch_threads > 0:
         return settings.torch_threads
     return max(1, (os.cpu_count() or 1) - 1)
-
-
-def ensure_default_model(*, echo: Any = None) -> Path:
-    """The default model's folder, built by `fraudstream train`'s code on first use."""
-    path = default_model_dir()
-    with _build_lock:
-        if (path / "manifest.json").is_file():
-            return path
-        from fraudstream.model.train_folder import build_default_model
-
-        if echo is not None:
-            echo(
-                f"building the default model in {path} (first run only, about 5 minutes on two cores)..."
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".building")
-        if tmp.exists():
-            import shutil
-
-            shutil.rmtree(tmp)
-        build_default_model(tmp)
-        tmp.rename(path)
-    return path
 
 
 class Stage1:

@@ -57,6 +57,16 @@ def maintain(
             counters.state_evicted += state.evict(settings.state_max_entities)
 
 
+async def maintenance_loop(
+    states: Mapping[int, FeatureState], settings: Settings, spec: FeatureSpec, counters: Counters
+) -> None:
+    """`maintain` every `state_maintenance_interval_s`, on the event loop between fetches (a
+    worker's supervised "state" loop)."""
+    while True:
+        await asyncio.sleep(settings.state_maintenance_interval_s)
+        maintain(states.values(), settings, spec, counters)
+
+
 def parse_state_key(raw: bytes) -> tuple[str, str]:
     role, _, key = raw.decode().partition(SEP)
     return role, key

@@ -58,7 +58,7 @@ from fraudstream.stream.outbox import Outbox
 from fraudstream.stream.rebalance import Rebalance
 from fraudstream.stream.reload import HotSwap, load_rule_file
 from fraudstream.stream.shadow import Challenger, ShadowSlots
-from fraudstream.stream.state_store import StateStore, maintain
+from fraudstream.stream.state_store import StateStore, maintenance_loop
 from fraudstream.stream.topics import prepare_topics
 from fraudstream.stream.verdicts import Verdicts
 
@@ -241,14 +241,20 @@ class Worker:
             asyncio.create_task(self.engine.run(), name="dispatch"),
             asyncio.create_task(self.checkpoint.run(), name="commit"),
             asyncio.create_task(self.outbox.run(), name="sender"),
-            asyncio.create_task(self._state_loop(), name="state"),
+            asyncio.create_task(
+                maintenance_loop(ctx.states, settings, self.spec, ctx.counters), name="state"
+            ),
         ]
         if self.labels is not None:
             tasks.append(asyncio.create_task(self.labels.run(), name="labels"))
         if owns_process and settings.gc_freeze_interval_s > 0:
             self.gc_watch.install()
             ctx.counters.gc = self.gc_watch.stats
-            tasks.append(asyncio.create_task(self._gc_loop(), name="gc"))
+            tasks.append(
+                asyncio.create_task(
+                    self.gc_watch.freeze_loop(settings.gc_freeze_interval_s), name="gc"
+                )
+            )
         self._loops = tasks
         try:
             await self._supervise(tasks)
@@ -339,17 +345,6 @@ class Worker:
 
     def _readable(self) -> None:
         self.intake.last_input = time.monotonic()  # idleness counts from the moment we can read
-
-    async def _state_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.state_maintenance_interval_s)
-            maintain(self.ctx.states.values(), self.settings, self.spec, self.ctx.counters)
-
-    async def _gc_loop(self) -> None:
-        # the first freeze right away: the model, the libraries and the restored state
-        while True:
-            self.gc_watch.freeze()
-            await asyncio.sleep(self.settings.gc_freeze_interval_s)
 
     # ------------------------------------------------------------------------------ hot swap
 

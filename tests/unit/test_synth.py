@@ -110,7 +110,7 @@ def test_every_fraud_typology_has_its_episode():
 def test_the_default_model_recipe_lists_every_generator_module():
     """A new module of `synth/` changes the training data as much as an edited one."""
     package = Path(__file__).resolve().parents[2] / "fraudstream"
-    loader = ast.parse((package / "runtime" / "loader.py").read_text())
+    loader = ast.parse((package / "runtime" / "default_model.py").read_text())
     recipe = next(
         ast.literal_eval(node.value)
         for node in loader.body

@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from fraudstream.mapping_paths import NotObject
 from fraudstream.records import DecodeError
+from fraudstream.records_json import json_type
 
 TIMESTAMP_FORMATS: Final = ("rfc3339", "iso8601", "epoch_s", "epoch_ms")
 """Besides these, a `strptime` pattern (any string with a `%`); naive times are UTC."""
@@ -34,21 +35,6 @@ _EPOCH_NAIVE: Final = datetime(1970, 1, 1)
 LABELS: Final = {"0": 0, "1": 1, "true": 1, "false": 0, "0.0": 0, "1.0": 1}
 
 TimestampParser = Callable[[Any, str], "float | DecodeError"]
-
-
-def json_type(v: object) -> str:
-    """The JSON type name of a value, for error messages."""
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, (int, float)):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
 
 
 def not_object(field: str, v: NotObject) -> DecodeError:

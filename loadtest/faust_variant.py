@@ -54,16 +54,15 @@ from fraudstream.features import FeatureSpec, FeatureState
 from fraudstream.mapping import Mapping as FieldMapping
 from fraudstream.pipeline import (
     Admission,
-    Decision,
     InputRecord,
     Rejected,
     Work,
     alert_record,
-    band_of,
     score_record,
 )
 from fraudstream.runtime.scoring import Reason, Scoring, decide, remember
 from fraudstream.stream.clients import resolve_bootstrap, ssl_context
+from fraudstream.stream.verdicts import decision_of
 
 log = logging.getLogger(__name__)
 
@@ -192,15 +191,8 @@ class FaustScorer:
         batch: dict[str, Any] | None = None,
     ) -> list[Output]:
         threshold = self.alert_threshold
-        alert = score >= threshold
-        decision = Decision(
-            score=min(1.0, max(0.0, score)),
-            band=band_of(score, threshold, max(threshold, self.scoring.block_threshold)),
-            reasons=[r.as_dict() for r in reasons[:5]],
-            model_version=self.scoring.version,
-            stage=stage,
-            alert=alert,
-        )
+        decision = decision_of(score, self.scoring, threshold, stage, reasons)
+        alert = decision.alert
         work.timings["produce"] = 0.0
         record = score_record(work, decision, now_ms=int(time.time() * 1000))
         if batch is not None:

@@ -27,6 +27,31 @@ from fraudstream.stream.outbox import Outbox
 from fraudstream.stream.state_store import ALERTED_ROLE, state_key
 
 
+def decision_of(
+    score: float,
+    scoring: Scoring,
+    threshold: float,
+    stage: str,
+    reasons: Sequence[Reason],
+    *,
+    extra: Sequence[dict[str, Any]] = (),
+    band: str | None = None,
+    alert: bool | None = None,
+) -> Decision:
+    """The decision a score makes (the processor's, and the load test's Faust variant's): the
+    score clipped to [0, 1], its band by the thresholds (unless a rule set one), the model's
+    five strongest reasons then `extra`, an alert at or above `threshold` (unless a rule
+    said)."""
+    return Decision(
+        score=min(1.0, max(0.0, score)),
+        band=band or band_of(score, threshold, max(threshold, scoring.block_threshold)),
+        reasons=[*(r.as_dict() for r in reasons[:5]), *extra],
+        model_version=scoring.version,
+        stage=stage,
+        alert=score >= threshold if alert is None else alert,
+    )
+
+
 class Verdicts:
     def __init__(self, ctx: WorkerContext, outbox: Outbox, rules: RuleSet | None) -> None:
         self.ctx = ctx
@@ -67,23 +92,23 @@ class Verdicts:
                 outcome.alert,
                 outcome.records(),
             )
-        if alert is None:
-            alert = score >= threshold
-        decision = Decision(
-            score=min(1.0, max(0.0, score)),
-            band=band or band_of(score, threshold, max(threshold, scoring.block_threshold)),
-            reasons=[
-                *(r.as_dict() for r in reasons[:5]),
+        decision = decision_of(
+            score,
+            scoring,
+            threshold,
+            stage,
+            reasons,
+            extra=[
                 *work.input_reasons,
                 *(
                     {"code": "rule", "text": f"rule {f['id']}: {f['reason']}", "weight": 0.0}
                     for f in fired or ()
                 ),
             ],
-            model_version=scoring.version,
-            stage=stage,
+            band=band,
             alert=alert,
         )
+        alert = decision.alert
         work.timings["produce"] = 0.0
         counters = ctx.counters
         if alert:

@@ -125,6 +125,7 @@ def compact(report: dict[str, Any]) -> dict[str, Any]:
                     "max_ms": s["latency_ms"]["max"],
                     "batch_mean": (s["batch_size"] or {}).get("mean"),
                     "load_avg_1m": s["load_avg_after"][0],
+                    "cpu_us_per_record": s.get("cpu_us_per_record"),
                 }
             )
         out["variants"][name] = {

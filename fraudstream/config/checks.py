@@ -113,6 +113,11 @@ def check_state(settings: Settings) -> None:
             f"state_idle_expiry_s must be >= 0 seconds (0: never, empty: the feature "
             f"spec's horizon), got {settings.state_idle_expiry_s}"
         )
+    if settings.state_expiry_batch < 1:
+        raise ConfigError(
+            f"state_expiry_batch must be >= 1, got {settings.state_expiry_batch}; fix: "
+            f"{env_name('state_expiry_batch')}=20000"
+        )
     if settings.state_maintenance_interval_s <= 0:
         raise ConfigError(
             "state_maintenance_interval_s must be > 0 seconds, got "

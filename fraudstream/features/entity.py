@@ -287,7 +287,7 @@ class EntityTable:
     iteration over keys) see both tiers alike.
     """
 
-    __slots__ = ("capacity", "hot", "packed")
+    __slots__ = ("_sweep", "capacity", "hot", "packed")
 
     def __init__(
         self, capacity: int = DEFAULT_HOT_CAPACITY, packed: PackedTier | None = None
@@ -296,6 +296,8 @@ class EntityTable:
         self.hot: dict[str, _Entity] = {}
         """Least recently used first (a hit moves the entity to the end)."""
         self.packed: PackedTier = dict[str, bytes]() if packed is None else packed
+        self._sweep: Iterator[tuple[str, float]] | None = None
+        """The expiry sweep under way (`sweep`), None between two."""
 
     def get(self, key: str) -> _Entity | None:
         hot = self.hot
@@ -348,6 +350,50 @@ class EntityTable:
         unpack_seen = _SEEN.unpack_from
         for k, data in self._packed_items():
             yield k, unpack_seen(data)[0]
+
+    def seen(self, key: str) -> float | None:
+        """An entity's latest activity now (None: there is none), without unpacking it."""
+        ent = self.hot.get(key)
+        if ent is not None:
+            return ent.seen
+        data = self.packed.get(key)
+        return None if data is None else _SEEN.unpack_from(data)[0]
+
+    def sweep(self, horizon: float, budget: int) -> list[str]:
+        """Continue the expiry sweep: look at up to `budget` more entities and return those
+        whose latest activity is before `horizon`. A sweep walks every entity present when it
+        began (the hot keys and the packed ones as a list of keys, or the disk tier's snapshot
+        iterator); one that looks idle is checked as it is now (it may have been used since);
+        the next sweep begins when one ends. Bounded work per call, so that expiring millions
+        of entities never stalls the event loop."""
+        out: list[str] = []
+        if self._sweep is None:
+            self._sweep = self._sweep_items()
+        for k, seen in self._sweep:
+            if seen < horizon:
+                now = self.seen(k)
+                if now is not None and now < horizon:
+                    out.append(k)
+            budget -= 1
+            if budget <= 0:
+                return out
+        self._sweep = None
+        return out
+
+    def _sweep_items(self) -> Iterator[tuple[str, float]]:
+        packed = self.packed
+        # the keys as they are now (a copy: the tiers change between two calls); a disk tier
+        # is read through its iterator, a snapshot, instead of copying millions of keys
+        keys: list[str] = [*self.hot, *packed] if isinstance(packed, dict) else list(self.hot)
+        for k in keys:
+            seen = self.seen(k)
+            if seen is not None:
+                yield k, seen
+        if not isinstance(packed, dict):
+            unpack_seen = _SEEN.unpack_from
+            for k, data in packed.items():
+                if k not in self.hot:  # else met above, or used since
+                    yield k, unpack_seen(data)[0]
 
     def dump(self, key: str) -> bytes | None:
         """The changelog record of `key`'s entity (None: there is none), leaving it as it is."""

@@ -58,15 +58,21 @@ class StateStoreOpsMixin:
             self._dirty.add((role, k))
         return len(oldest)
 
-    def expire(self, now: float, idle_seconds: float) -> int:
+    def expire(self, now: float, idle_seconds: float, budget: int | None = None) -> int:
         """Forget entities with no event or label for `idle_seconds`; they become dirty (dump
-        returns None: a tombstone). Returns how many were forgotten."""
+        returns None: a tombstone). Returns how many were forgotten. `budget`: look at no more
+        than this many entities per table, continuing the sweep where the last call left it
+        (`EntityTable.sweep`; the stream's maintenance, so that a pass over millions of
+        entities is spread over many); None: every entity now."""
         horizon = now - idle_seconds
         gone = 0
         for role, table in self._tables.items():
             if role in self._shared:
                 continue  # the owner of the shared tables expires them
-            old = [k for k, seen in table.seen_items() if seen < horizon]
+            if budget is None:
+                old = [k for k, seen in table.seen_items() if seen < horizon]
+            else:
+                old = table.sweep(horizon, budget)
             for k in old:
                 del table[k]
                 self._dirty.add((role, k))

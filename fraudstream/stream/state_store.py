@@ -52,7 +52,9 @@ def maintain(
         idle = spec.horizon_s()
     for state in list(states):
         if idle > 0 and math.isfinite(state.stream_time):
-            counters.state_expired += state.expire(state.stream_time, idle)
+            counters.state_expired += state.expire(
+                state.stream_time, idle, budget=settings.state_expiry_batch
+            )
         if settings.state_max_entities > 0:
             counters.state_evicted += state.evict(settings.state_max_entities)
 

@@ -158,3 +158,46 @@ def test_disk_tiers_are_apart_counted_dropped_and_the_folder_goes_with_the_store
     assert [p.name for p in tmp_path.iterdir()] == [store.path.name]
     store.close()
     assert list(tmp_path.iterdir()) == []
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    run=steps,
+    spec=st.sampled_from([FeatureSpec.native(), FeatureSpec.handbook()]),
+    budget=st.integers(1, 7),
+    on_disk=st.booleans(),
+)
+def test_expiry_in_small_sweeps_forgets_what_one_whole_pass_does(
+    store: DiskStore, run: list[tuple], spec: FeatureSpec, budget: int, on_disk: bool
+) -> None:
+    """The stream's maintenance expires a few entities per pass (`state_expiry_batch`): after
+    enough passes it has forgotten exactly what one pass over everything forgets."""
+    n = next(_NAMES)
+    _, whole = replay(spec, run, None)
+    tier = (lambda role: store.tier(f"sweep{n}/{role}")) if on_disk else None
+    _, swept = replay(spec, run, 1, tier)
+    now = whole.stream_time
+    passes = len(swept) // budget + 2
+    gone = sum(swept.expire(now, DAY, budget=budget) for _ in range(passes))
+    assert gone == whole.expire(now, DAY)
+    assert swept.snapshot() == whole.snapshot()
+
+
+def test_a_sweep_spares_an_entity_used_since_it_began(store: DiskStore) -> None:
+    for packed in (None, store.tier("spare/account")):
+        table = EntityTable(1, packed)
+        for k in "abc":
+            ent = _Entity()
+            ent.seen = 100.0
+            table[k] = ent
+            table.settle()
+        assert table.sweep(200.0, 1) == ["c"]  # the hot one first, then the packed ones
+        used = table.get("a")  # used since the sweep began: active now
+        assert used is not None
+        used.seen = 300.0
+        rest = table.sweep(200.0, 10)
+        assert sorted(rest) == ["b"]
+        # a sweep only names them (expire forgets them): the next sweep names both again
+        assert sorted(table.sweep(200.0, 10)) == ["b", "c"]

@@ -50,6 +50,7 @@ _DEFAULT_RECIPE = (
     "synth/typologies/scam.py",
     "synth/writer.py",
     "synth/memos.py",
+    "synth/tables/memo_families.py",
     "text.py",
     "cascade.py",
     "mapping.py",

@@ -95,7 +95,9 @@ async def test_a_new_owner_restores_only_the_live_entities(
     packed: list[int] = []
     assert await restored_accounts(settings, spec, 1, packed) == {k.decode() for k, _ in new}
     if backend == "rocksdb":
-        assert packed == [36]  # 40 restored, 4 as objects: the rest on disk
+        # 40 restored, at most 4 as objects: the rest on disk (all 40 when the first ones
+        # loaded were idle entities that a later tombstone in the changelog removed)
+        assert len(packed) == 1 and 36 <= packed[0] <= 40
         assert list((tmp_path / "state").iterdir()) == []  # removed at each stop
 
 
